@@ -1,0 +1,28 @@
+# One set-up path: `make test` builds .venv from nothing (pip only) and runs the suite.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test install bench-kernels lint clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[triton,onnx,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Triton kernels run on the CPU through the interpreter; it must be set before they are imported.
+test: $(STAMP)
+	TRITON_INTERPRET=1 $(BIN)/python -m pytest -q
+
+bench-kernels: $(STAMP)
+	$(BIN)/python -m bench.kernels --quick
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""One implementation per face of the general linear fast-weight write; ops bind a ``Rule``."""
