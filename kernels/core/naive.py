@@ -49,8 +49,8 @@ def linear_memory_naive(
             outputs.append(o_t)  # [1, H, V]
         finals.append(seq)
 
-    o = torch.stack(outputs, dim=1)  # [1 or B·…, T, H, V] in sequence order
-    o = o.reshape(B, T, H, V) if cu_seqlens is None else o.reshape(1, T, H, V)
+    # [1, B·T, H, V] in sequence order
+    o = torch.stack(outputs, dim=1).reshape(v.shape[:-1] + (V,)) if outputs else v.new_zeros(v.shape)
     if not output_final_state:
         return o, None
     return o, MemoryState(*(None if xs[0] is None else torch.cat(xs) for xs in zip(*finals)))
