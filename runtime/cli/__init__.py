@@ -1,0 +1,64 @@
+"""`hope`: the command-line face of the runtime. Verbs arrive with the runtime issues; this module
+owns the entry point and the rule that a known failure is one line on stderr and exit status 1."""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+import typer
+
+from runtime import HopeError
+
+app = typer.Typer(
+    name="hope",
+    help="A private assistant that learns: local Hope models that learn, sleep and forget on demand.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _version() -> str:
+    try:
+        return version("personal-nl")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"hope {_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    show_version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                      help="Print the version and exit."),
+) -> None:
+    """A private assistant that learns: local Hope models that learn, sleep and forget on demand."""
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print the installed version, Python and torch versions, and where kernels will run."""
+    import torch
+
+    from kernels.dispatch import choose_face
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    typer.echo(f"hope {_version()}")
+    typer.echo(f"python {sys.version.split()[0]}, torch {torch.__version__}")
+    typer.echo(f"kernels: {choose_face(None, device)} face on {device.type}")
+
+
+def main() -> None:
+    """Console entry point: HopeError becomes one line on stderr and exit 1 ($HOPE_DEBUG=1 re-raises)."""
+    try:
+        app()
+    except HopeError as err:
+        if os.environ.get("HOPE_DEBUG") == "1":
+            raise
+        typer.echo(f"Error: {err}", err=True)
+        raise SystemExit(1) from None
