@@ -142,3 +142,14 @@ def test_missing_momentum_and_varlen_batch_are_refused():
         kernels.momentum_delta_rule(**inputs, cu_seqlens=torch.tensor([0, 10]))
     with pytest.raises(ValueError, match=r"initial_state must be \[N, H, 2, K, V\]"):
         kernels.momentum_delta_rule(**inputs, initial_state=torch.zeros(2, H, K, V))
+
+
+def test_decay_write_with_momentum_step_loop_equals_chunk_call():
+    inputs = make_inputs(RULES["decay-momentum"], B, T, H, K, V)
+    o, final = kernels.decay_write(**inputs, output_final_state=True, chunk_size=16)
+    assert final.shape == (B, H, 2, K, V)
+    state = torch.zeros(B, H, 2, K, V, dtype=torch.float64)
+    for t in range(T):
+        o_t, state = kernels.decay_write_step(**step_args(inputs, t), state=state)
+        assert_close(f"o[{t}]", o[:, t], o_t, 1e-12)
+    assert_close("state", final, state, 1e-12)
