@@ -13,11 +13,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from personal_nl.attention import Attention, KVCache
+from personal_nl.attention import Attention
 from personal_nl.cms import CMS, Delta
 from personal_nl.config import HopeConfig
 from personal_nl.layers import RMSNorm
-from personal_nl.titans import SelfModifyingTitans, TitansState
+from personal_nl.titans import SelfModifyingTitans
 
 
 class State(NamedTuple):
