@@ -56,10 +56,14 @@ def linear_memory_chunk(
     else:
         starts, lengths = cu_seqlens[:-1].long(), cu_seqlens.diff().long()
     lpad = state.position % C if rule.error == "chunk_start" else torch.zeros_like(lengths)
-    NC = int(((lpad + lengths + C - 1) // C).max().item()) if N else 0
+    longest = int((lpad + lengths).max().item()) if N else 0
+    if longest <= C:  # one chunk holds everything: don't pad a short call out to a whole chunk
+        C = max(longest, 1)
+    NC = -(-longest // C)
     Tp = NC * C
-    seq_of_token = torch.repeat_interleave(torch.arange(N, device=q.device), lengths)
-    offset_in_seq = torch.arange(seq_of_token.numel(), device=q.device) - starts[seq_of_token]
+    token = torch.arange(B * T, device=q.device)
+    seq_of_token = torch.searchsorted(starts + lengths, token, right=True)  # (repeat_interleave is slow here)
+    offset_in_seq = token - starts[seq_of_token]
     dest = seq_of_token * Tp + lpad[seq_of_token] + offset_in_seq  # [B·T] row-major slot of each token
 
     def pack(x: torch.Tensor, fill: float = 0.0) -> torch.Tensor:  # [B, T, H, *] -> [N, H, NC, C, *]
