@@ -13,12 +13,15 @@ learning from a stream in any split gives the same deltas as learning from it wh
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from personal_nl.cms import DELTA_NAMES, Delta
+from personal_nl.layers import at_least_fp32
 from personal_nl.model import HopeLM, State
 
 LevelKey = tuple[int, int]  # (block, level)
@@ -57,7 +60,8 @@ def _fresh_deltas(model: HopeLM, state: State, batch: int, like: torch.Tensor, *
         if delta is None:
             weights = model.blocks[b].cms.levels[i].weights()
             delta = {n: torch.zeros(batch, *w.shape, dtype=like.dtype, device=like.device) for n, w in weights.items()}
-        cms[b][i] = {n: d.clone() if differentiable else d.detach().requires_grad_() for n, d in delta.items()}
+        cms[b][i] = {n: d.clone() if differentiable and d.requires_grad else d.detach().requires_grad_()
+                     for n, d in delta.items()}
     return state._replace(cms=tuple(tuple(levels) for levels in cms))
 
 
@@ -67,7 +71,7 @@ def _segment_gradients(model: HopeLM, ids: torch.Tensor, begin: State, logits: t
     if logits is None:  # the segment arrived in pieces: read it again from where it began
         begin = _fresh_deltas(model, begin, ids.shape[0], model.embed.weight, differentiable=differentiable)
         logits = model(ids, begin).logits
-    loss = F.cross_entropy(logits[:, :-1].float().flatten(0, 1), ids[:, 1:].flatten(), reduction="sum")
+    loss = F.cross_entropy(at_least_fp32(logits[:, :-1]).flatten(0, 1), ids[:, 1:].flatten(), reduction="sum")
     keys = list(online_levels(model))
     leaves = [begin.cms[b][i][n] for b, i in keys for n in DELTA_NAMES]
     grads = iter(torch.autograd.grad(loss, leaves, retain_graph=True, create_graph=differentiable,
@@ -96,6 +100,14 @@ def online_forward(model: HopeLM, ids: torch.Tensor, state: LearnState, targets:
     if G is None:
         out = model(ids, state.model, targets)
         return out.logits, out.loss, state._replace(model=out.state)
+    # Learning needs gradients even when the caller reads under no_grad; tier A differentiates
+    # through them, and only the math attention kernel has a double backward.
+    with torch.enable_grad(), sdpa_kernel(SDPBackend.MATH) if differentiable else nullcontext():
+        return _read_and_learn(model, ids, state, targets, G, differentiable)
+
+
+def _read_and_learn(model: HopeLM, ids: torch.Tensor, state: LearnState, targets: torch.Tensor | None,
+                    G: int, differentiable: bool) -> tuple[torch.Tensor, torch.Tensor | None, LearnState]:
     T = ids.shape[1]
     current, pending = state.model, dict(state.pending)
     seg_ids, seg_start = state.segment_ids, state.segment_start
@@ -122,7 +134,7 @@ def online_forward(model: HopeLM, ids: torch.Tensor, state: LearnState, targets:
     logits = torch.cat(pieces, dim=1)
     loss = None
     if targets is not None:
-        loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=-100)
+        loss = F.cross_entropy(at_least_fp32(logits).flatten(0, 1), targets.flatten(), ignore_index=-100)
     return logits, loss, LearnState(current, pending, seg_ids, seg_start)
 
 

@@ -16,7 +16,7 @@ from torch import nn
 from personal_nl.attention import Attention
 from personal_nl.cms import CMS, Delta
 from personal_nl.config import HopeConfig
-from personal_nl.layers import RMSNorm
+from personal_nl.layers import RMSNorm, at_least_fp32
 from personal_nl.titans import SelfModifyingTitans
 
 
@@ -98,7 +98,7 @@ class HopeLM(nn.Module):
         logits = self.head(self.norm(x))
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.float().reshape(B * T, -1), targets.reshape(B * T), ignore_index=-100)
+            loss = F.cross_entropy(at_least_fp32(logits).reshape(B * T, -1), targets.reshape(B * T), ignore_index=-100)
         return Output(logits, loss, State(state.position + T, tuple(mixers), state.cms))
 
     def num_params(self) -> int:
