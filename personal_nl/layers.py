@@ -25,10 +25,13 @@ class RMSNorm(nn.Module):
         return self.weight * xf.to(x.dtype)
 
 
-def rope_tables(positions: torch.Tensor, dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos, sin [T, dim] for the rotate-half convention (Llama / Hugging Face)."""
-    inv_freq = 1.0 / theta ** (torch.arange(0, dim, 2, dtype=torch.float32, device=positions.device) / dim)
-    angles = positions.float()[:, None] * inv_freq[None, :]  # [T, dim/2]
+def rope_tables(positions: torch.Tensor, dim: int, theta: float,
+                dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin [T, dim] for the rotate-half convention (Llama / Hugging Face), in fp32 like them
+    (fp64 for fp64 models)."""
+    dtype = torch.promote_types(dtype, torch.float32)
+    inv_freq = 1.0 / theta ** (torch.arange(0, dim, 2, dtype=dtype, device=positions.device) / dim)
+    angles = positions.to(dtype)[:, None] * inv_freq[None, :]  # [T, dim/2]
     angles = torch.cat([angles, angles], dim=-1)
     return angles.cos(), angles.sin()
 
