@@ -18,7 +18,7 @@ install: $(STAMP)
 
 # Triton kernels run on the CPU through the interpreter; it must be set before they are imported.
 test: $(STAMP)
-	TRITON_INTERPRET=1 $(BIN)/python -m pytest -q
+	TRITON_INTERPRET=1 $(BIN)/python -m pytest -q -m 'not slow'
 
 bench-kernels: $(STAMP)
 	$(BIN)/python -m bench.kernels --quick
