@@ -138,6 +138,25 @@ def _read_and_learn(model: HopeLM, ids: torch.Tensor, state: LearnState, targets
     return logits, loss, LearnState(current, pending, seg_ids, seg_start)
 
 
+def finish(model: HopeLM, state: LearnState) -> LearnState:
+    """Close a document: learn from its unfinished segment and apply every level's pending sum, so
+    what a short text teaches never waits for text that will not come (the document boundary ends
+    every level's chunk). Returns a state at no pending work, its deltas detached."""
+    pending = {k: dict(v) for k, v in state.pending.items()}
+    current = state.model
+    if state.segment_ids is not None and state.segment_ids.shape[1] > 1:
+        grads = _segment_gradients(model, state.segment_ids, state.segment_start, None, differentiable=False)
+        for key, g in grads.items():
+            pending[key] = g if key not in pending else {n: pending[key][n] + g[n] for n in DELTA_NAMES}
+    cms = [list(levels) for levels in current.cms]
+    for (b, i), (_, rate) in online_levels(model).items():
+        if (b, i) in pending:
+            base = cms[b][i] if cms[b][i] is not None else {n: torch.zeros_like(g) for n, g in pending[(b, i)].items()}
+            cms[b][i] = {n: base[n] - rate * pending[(b, i)][n] for n in DELTA_NAMES}
+    current = current._replace(cms=tuple(tuple(levels) for levels in cms))
+    return detach(LearnState(current, {}, None, None))
+
+
 def detach(state: LearnState) -> LearnState:
     """The same state holding no autograd history: what a long-lived session keeps between turns."""
     def cut(x):

@@ -1,0 +1,75 @@
+"""The user state as bytes: the CMS deltas a person's text wrote, serialised deterministically.
+
+Everything the model learned about one user is these deltas from θ₀; they are what the runtime
+encrypts, checkpoints and compares by hash when it verifies a forget by recomputation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import torch
+from safetensors.torch import load as load_bytes
+from safetensors.torch import save as save_bytes
+
+from personal_nl.cms import DELTA_NAMES, Delta
+from personal_nl.model import HopeLM, State
+
+Deltas = tuple[tuple[Delta | None, ...], ...]
+
+
+def _key(block: int, level: int, name: str) -> str:
+    return f"blocks.{block}.cms.{level}.{name}"
+
+
+def to_bytes(deltas: Deltas) -> bytes:
+    """Same deltas, same bytes: tensors are contiguous CPU copies under fixed names."""
+    tensors = {_key(b, i, n): d[n].detach().to("cpu").contiguous()
+               for b, levels in enumerate(deltas) for i, d in enumerate(levels) if d is not None
+               for n in DELTA_NAMES}
+    return save_bytes(dict(sorted(tensors.items())), metadata={"format": "hope-user-state-1"})
+
+
+def digest(deltas: Deltas) -> str:
+    """SHA-256 of ``to_bytes``: equal states, equal digests, on the same machine and build."""
+    return hashlib.sha256(to_bytes(deltas)).hexdigest()
+
+
+def from_bytes(data: bytes, model: HopeLM) -> Deltas:
+    """Deltas for ``model`` from ``to_bytes`` output; refuses bytes that don't fit the model."""
+    try:
+        tensors = load_bytes(data)
+    except Exception as err:  # safetensors reports corruption with its own error types
+        raise ValueError(f"user state is not readable: {err}") from None
+    out, used = [], set()
+    for b, block in enumerate(model.blocks):
+        levels = []
+        for i, level in enumerate(block.cms.levels):
+            names = [_key(b, i, n) for n in DELTA_NAMES]
+            if not any(k in tensors for k in names):
+                levels.append(None)
+                continue
+            delta = {}
+            for n, k in zip(DELTA_NAMES, names, strict=True):
+                want = tuple(level.weights()[n].shape)
+                if k not in tensors or tuple(tensors[k].shape[1:]) != want:
+                    got = None if k not in tensors else list(tensors[k].shape)
+                    raise ValueError(f"user state tensor {k!r} has shape {got}, the model needs [B, *{list(want)}]")
+                delta[n] = tensors[k].to(level.weights()[n].dtype)
+                used.add(k)
+            levels.append(delta)
+        out.append(tuple(levels))
+    extra = sorted(set(tensors) - used)
+    if extra:
+        raise ValueError(f"user state holds {extra[0]!r}, which this model doesn't have")
+    return tuple(out)
+
+
+def size_bytes(deltas: Deltas) -> int:
+    return sum(t.numel() * t.element_size() for levels in deltas for d in levels if d is not None
+               for t in d.values())
+
+
+def fresh(model: HopeLM, deltas: Deltas) -> State:
+    """A model state at position 0 carrying ``deltas``: how a new conversation starts for a user."""
+    return model.initial_state()._replace(cms=deltas)
