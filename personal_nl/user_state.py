@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 
-import torch
 from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
