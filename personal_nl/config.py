@@ -139,14 +139,14 @@ def tiny(mixer: Mixer = "titans", vocab_size: int = 259) -> HopeConfig:
 
 def small_3m(mixer: Mixer = "titans", vocab_size: int = 259) -> HopeConfig:
     """~3M parameters: trains on a laptop CPU at several thousand tokens per second."""
-    levels = (CMSLevel(period=64, lr=1e-3, hidden=384), CMSLevel(period=256, lr=1e-3, hidden=384))
+    levels = (CMSLevel(period=64, lr=1e-3, hidden=512), CMSLevel(period=256, lr=1e-3, hidden=512))
     return HopeConfig(vocab_size=vocab_size, d_model=192, n_heads=6, max_seq_len=512,
                       titans=TitansConfig(chunk_mem=16, chunk_other=16), **_uniform(4, mixer, levels))
 
 
 def small_20m(mixer: Mixer = "titans", vocab_size: int = 259) -> HopeConfig:
     """~20M parameters: the largest preset meant for CPU training."""
-    levels = (CMSLevel(period=128, lr=1e-3, hidden=1024), CMSLevel(period=512, lr=1e-3, hidden=1024))
+    levels = (CMSLevel(period=128, lr=1e-3, hidden=768), CMSLevel(period=512, lr=1e-3, hidden=768))
     return HopeConfig(vocab_size=vocab_size, d_model=384, n_heads=6, max_seq_len=1024,
                       titans=TitansConfig(chunk_mem=64, chunk_other=16), **_uniform(8, mixer, levels))
 
