@@ -58,3 +58,18 @@ def zero_state(rule: Rule, n: int, h: int, k: int, v: int, *, dtype: torch.dtype
         anchor=zeros.clone() if rule.error == "chunk_start" else None,
         position=torch.zeros(n, dtype=torch.int64, device=device) if rule.error == "chunk_start" else None,
     )
+
+
+def unpack_state(state: torch.Tensor | None, has_momentum: bool) -> MemoryState | None:
+    """The public tensor state of ops 1–3: [N, H, K, V], or [M; P] as [N, H, 2, K, V] with momentum."""
+    if state is None:
+        return None
+    if not has_momentum:
+        return MemoryState(state)
+    if state.dim() != 5 or state.shape[2] != 2:
+        raise ValueError(f"with momentum the state must be [N, H, 2, K, V], got {list(state.shape)}")
+    return MemoryState(memory=state[:, :, 0], momentum=state[:, :, 1])
+
+
+def pack_state(state: MemoryState) -> torch.Tensor:
+    return state.memory if state.momentum is None else torch.stack([state.memory, state.momentum], dim=2)

@@ -13,27 +13,12 @@ from __future__ import annotations
 import torch
 
 from kernels import dispatch
-from kernels._state import MemoryState, Rule
+from kernels._state import Rule, pack_state, unpack_state
 from kernels.core.step import linear_memory_step
-
 
 
 def _rule(momentum: torch.Tensor | None) -> Rule:
     return Rule(error="decay", momentum=momentum is not None)
-
-
-def _split(state: torch.Tensor | None, momentum: torch.Tensor | None) -> MemoryState | None:
-    if state is None:
-        return None
-    if momentum is None:
-        return MemoryState(state)
-    if state.dim() != 5 or state.shape[2] != 2:
-        raise ValueError(f"with momentum the state must be [N, H, 2, K, V], got {list(state.shape)}")
-    return MemoryState(memory=state[:, :, 0], momentum=state[:, :, 1])
-
-
-def _join(state: MemoryState) -> torch.Tensor:
-    return state.memory if state.momentum is None else torch.stack([state.memory, state.momentum], dim=2)
 
 
 def decay_write(
@@ -53,10 +38,10 @@ def decay_write(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Run the write over whole sequences; returns ``o`` [B, T, H, V] and the final state."""
     o, final = dispatch.run(_rule(momentum), q, k, v, log_decay, eta, momentum,
-                            initial_state=_split(initial_state, momentum),
+                            initial_state=unpack_state(initial_state, momentum is not None),
                             output_final_state=output_final_state, cu_seqlens=cu_seqlens,
                             use_qk_l2norm=use_qk_l2norm, chunk_size=chunk_size, face=face)
-    return o, None if final is None else _join(final)
+    return o, None if final is None else pack_state(final)
 
 
 def decay_write_step(
@@ -64,6 +49,6 @@ def decay_write_step(
     state: torch.Tensor, *, momentum: torch.Tensor | None = None, use_qk_l2norm: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One decode token ([N, H, K|V] inputs, [N, H] scalars); returns ``o`` and the new state."""
-    o, new = linear_memory_step(q, k, v, log_decay, eta, momentum, _split(state, momentum),
+    o, new = linear_memory_step(q, k, v, log_decay, eta, momentum, unpack_state(state, momentum is not None),
                                 rule=_rule(momentum), use_qk_l2norm=use_qk_l2norm)
-    return o, _join(new)
+    return o, pack_state(new)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from kernels import dispatch
-from kernels._state import MemoryState, Rule
+from kernels._state import MemoryState, Rule, unpack_state
 from kernels.core.step import linear_memory_step
 
 RULE = Rule(error="exact", momentum=False)
@@ -35,8 +35,7 @@ def gated_delta_rule(
     face: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Run the write over whole sequences; returns ``o`` [B, T, H, V] and the final state [N, H, K, V]."""
-    state = None if initial_state is None else MemoryState(initial_state)
-    o, final = dispatch.run(RULE, q, k, v, log_decay, eta, None, initial_state=state,
+    o, final = dispatch.run(RULE, q, k, v, log_decay, eta, None, initial_state=unpack_state(initial_state, False),
                             output_final_state=output_final_state, cu_seqlens=cu_seqlens,
                             use_qk_l2norm=use_qk_l2norm, chunk_size=chunk_size, face=face)
     return o, None if final is None else final.memory

@@ -12,18 +12,10 @@ from __future__ import annotations
 import torch
 
 from kernels import dispatch
-from kernels._state import MemoryState, Rule
+from kernels._state import Rule, pack_state, unpack_state
 from kernels.core.step import linear_memory_step
 
 RULE = Rule(error="exact", momentum=True)
-
-
-def _split(state: torch.Tensor) -> MemoryState:
-    return MemoryState(memory=state[:, :, 0], momentum=state[:, :, 1])
-
-
-def _join(state: MemoryState) -> torch.Tensor:
-    return torch.stack([state.memory, state.momentum], dim=2)
 
 
 def momentum_delta_rule(
@@ -42,13 +34,11 @@ def momentum_delta_rule(
     face: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Run the write over whole sequences; returns ``o`` [B, T, H, V] and [M; P] [N, H, 2, K, V]."""
-    if initial_state is not None and (initial_state.dim() != 5 or initial_state.shape[2] != 2):
-        raise ValueError(f"initial_state must be [N, H, 2, K, V], got {list(initial_state.shape)}")
-    state = None if initial_state is None else _split(initial_state)
-    o, final = dispatch.run(RULE, q, k, v, log_decay, eta, momentum, initial_state=state,
+    o, final = dispatch.run(RULE, q, k, v, log_decay, eta, momentum,
+                            initial_state=unpack_state(initial_state, True),
                             output_final_state=output_final_state, cu_seqlens=cu_seqlens,
                             use_qk_l2norm=use_qk_l2norm, chunk_size=chunk_size, face=face)
-    return o, None if final is None else _join(final)
+    return o, None if final is None else pack_state(final)
 
 
 def momentum_delta_rule_step(
@@ -56,6 +46,6 @@ def momentum_delta_rule_step(
     momentum: torch.Tensor, state: torch.Tensor, *, use_qk_l2norm: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One decode token; ``state`` [N, H, 2, K, V]; returns ``o`` [N, H, V] and the new state."""
-    o, new = linear_memory_step(q, k, v, log_decay, eta, momentum, _split(state), rule=RULE,
+    o, new = linear_memory_step(q, k, v, log_decay, eta, momentum, unpack_state(state, True), rule=RULE,
                                 use_qk_l2norm=use_qk_l2norm)
-    return o, _join(new)
+    return o, pack_state(new)

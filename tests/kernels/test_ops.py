@@ -140,7 +140,7 @@ def test_missing_momentum_and_varlen_batch_are_refused():
         kernels.momentum_delta_rule(**dict(inputs, momentum=None))
     with pytest.raises(ValueError, match="with cu_seqlens the batch size must be 1"):
         kernels.momentum_delta_rule(**inputs, cu_seqlens=torch.tensor([0, 10]))
-    with pytest.raises(ValueError, match=r"initial_state must be \[N, H, 2, K, V\]"):
+    with pytest.raises(ValueError, match=r"with momentum the state must be \[N, H, 2, K, V\]"):
         kernels.momentum_delta_rule(**inputs, initial_state=torch.zeros(2, H, K, V))
 
 
