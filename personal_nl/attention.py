@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import torch
@@ -10,6 +11,12 @@ from torch import nn
 
 from personal_nl.config import HopeConfig
 from personal_nl.layers import apply_rope, rope_tables
+
+
+@functools.lru_cache(maxsize=32)
+def _rope(position: int, T: int, dim: int, theta: float, dtype: torch.dtype, device: torch.device):
+    """Every layer of a forward reads the same positions: build their tables once."""
+    return rope_tables(torch.arange(position, position + T, device=device), dim, theta, dtype)
 
 
 class KVCache(NamedTuple):
@@ -33,8 +40,7 @@ class Attention(nn.Module):
         q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # [B, H, T, D]
         k = self.k_proj(x).view(B, T, self.n_kv, self.head_dim).transpose(1, 2)  # [B, Hkv, T, D]
         v = self.v_proj(x).view(B, T, self.n_kv, self.head_dim).transpose(1, 2)
-        cos, sin = rope_tables(torch.arange(position, position + T, device=x.device), self.head_dim,
-                               self.rope_theta, x.dtype)
+        cos, sin = _rope(position, T, self.head_dim, self.rope_theta, x.dtype, x.device)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if cache is not None:
             k, v = torch.cat([cache.k, k], dim=2), torch.cat([cache.v, v], dim=2)

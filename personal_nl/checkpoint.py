@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from personal_nl.config import HopeConfig
-from personal_nl.model import HopeLM
+from personal_nl.model import HopeLM, from_state_dict
 
 WEIGHTS, CONFIG, EXTRA = "model.safetensors", "config.json", "extra.json"
 
@@ -61,8 +61,9 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         weights = load_file(str(path / WEIGHTS), device=str(map_location))
     except Exception as err:  # safetensors raises its own error types for corrupt files
         raise CheckpointError(f"{path / WEIGHTS} is unreadable or corrupt: {err}") from None
-    model = HopeLM(cfg)
-    expected = {k: v for k, v in model.state_dict().items() if not (cfg.tie_embeddings and k == "head.weight")}
+    with torch.device("meta"):  # shapes only; the weights come from the file
+        expected = {k: v for k, v in HopeLM(cfg).state_dict().items()
+                    if not (cfg.tie_embeddings and k == "head.weight")}
     for name, tensor in expected.items():
         if name not in weights:
             raise CheckpointError(f"{path / WEIGHTS} lacks tensor {name!r} that the config needs")
@@ -72,7 +73,6 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     unexpected = sorted(set(weights) - set(expected))
     if unexpected:
         raise CheckpointError(f"{path / WEIGHTS} has tensor {unexpected[0]!r} that the config doesn't know")
-    model.load_state_dict(weights, strict=False)
-    model.to(map_location)
+    model = from_state_dict(cfg, weights).to(map_location)
     extra = json.loads((path / EXTRA).read_text()) if (path / EXTRA).is_file() else {}
     return model, extra

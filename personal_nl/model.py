@@ -103,3 +103,22 @@ class HopeLM(nn.Module):
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    def with_config(self, cfg: HopeConfig) -> HopeLM:
+        """The same weights (shared, not copied) under another config of identical shapes, e.g. with
+        other CMS periods and learning rates."""
+        return from_state_dict(cfg, self.state_dict())
+
+
+def from_state_dict(cfg: HopeConfig, state: dict[str, torch.Tensor]) -> HopeLM:
+    """A model holding exactly these tensors, built without initialising anything first."""
+    with torch.device("meta"):
+        model = HopeLM(cfg)
+    expected = {k for k in model.state_dict() if not (cfg.tie_embeddings and k == "head.weight")}
+    missing = sorted(expected - set(state))
+    if missing:
+        raise ValueError(f"no tensor for {missing[0]!r} ({len(missing)} missing)")
+    model.load_state_dict({k: state[k] for k in expected}, strict=False, assign=True)
+    if cfg.tie_embeddings:  # assigning replaced the shared parameter; share the loaded one again
+        model.head.weight = model.embed.weight
+    return model
