@@ -15,8 +15,10 @@ from personal_nl.layers import apply_rope, rope_tables
 
 @functools.lru_cache(maxsize=32)
 def _rope(position: int, T: int, dim: int, theta: float, dtype: torch.dtype, device: torch.device):
-    """Every layer of a forward reads the same positions: build their tables once."""
-    return rope_tables(torch.arange(position, position + T, device=device), dim, theta, dtype)
+    """Every layer of a forward reads the same positions: build their tables once (as normal tensors,
+    even under inference_mode, so a cached table can later enter a graph that learns)."""
+    with torch.inference_mode(False), torch.no_grad():
+        return rope_tables(torch.arange(position, position + T, device=device), dim, theta, dtype)
 
 
 class KVCache(NamedTuple):
