@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test install bench-kernels lint clean
+.PHONY: chat test install bench-kernels lint clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The main job: chat in the terminal with the bundled default model (converted once, then cached).
+chat: $(STAMP)
+	$(BIN)/hope chat
 
 # Triton kernels run on the CPU through the interpreter; it must be set before they are imported.
 test: $(STAMP)

@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 import typer
 
 from runtime import HopeError
+from runtime.cli.chat import ask, chat
 from runtime.cli.model import model_app
 
 app = typer.Typer(
@@ -19,6 +20,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(model_app, name="model")
+app.command("chat")(chat)
+app.command("ask")(ask)
 
 
 def _version() -> str:
