@@ -86,37 +86,47 @@ def linear_memory_chunk(
         # e_t = v_t − m_{t−1}ᵀ k_t with m_{t−1} affine in (m0, p0, e_<t):  (I + L) E = V − D_a K m0 − D_b K p0.
         L = to_mem[..., :-1, 1:] * eta_col * (kc @ kc.transpose(-1, -2))  # strictly lower [.., C, C]
         eye = torch.eye(C, dtype=dt, device=q.device)
-        solve = lambda rhs: torch.linalg.solve_triangular(eye + L, rhs, upper=False, unitriangular=True)  # noqa: E731
-        U = solve(vc)
-        Wm = solve(a[..., :-1, :1] * kc)
-        Wp = solve(b[..., :-1, :1] * kc) if rule.momentum else None
+        rhs = [vc, a[..., :-1, :1] * kc] + ([b[..., :-1, :1] * kc] if rule.momentum else [])
+        # One solve for all right-hand sides: small batched triangular solves cost per call.
+        solved = torch.linalg.solve_triangular(eye + L, torch.cat(rhs, dim=-1), upper=False, unitriangular=True)
+        U, Wm, *rest = solved.split([V, K] + ([K] if rule.momentum else []), dim=-1)
+        Wp = rest[0] if rule.momentum else None
 
     m, p = state.memory, state.momentum
     anchor = state.anchor
     firsts_use_carried = (lpad > 0)[:, None, None, None] if rule.error == "chunk_start" else None
+    # Per-chunk operands, split once: indexing a stacked tensor inside the loop would make every
+    # slice's backward fill a zero tensor of the whole stack (quadratic in the number of chunks).
+    chunks = lambda x: x.unbind(2)  # noqa: E731  [N, H, NC, ...] -> NC × [N, H, ...]
+    decay_end = chunks(a[..., -1, 0, None, None])  # memory's own decay over the chunk
+    write_m = chunks((kc * (to_mem[..., -1, 1:] * etac)[..., None]).transpose(-1, -2))  # [K, C]
+    if rule.momentum:
+        mix_end, keep_end = chunks(b[..., -1, 0, None, None]), chunks(c[..., -1, 0, None, None])
+        write_p = chunks((kc * (c[..., -1, 1:] * etac)[..., None]).transpose(-1, -2))
+    if rule.error == "exact":
+        U_n, Wm_n = chunks(U), chunks(Wm)
+        Wp_n = chunks(Wp) if rule.momentum else None
+    else:
+        v_n, k_n, has_real = chunks(vc), chunks(kc), chunks(valid[:, 0].any(-1)[:, None, :, None, None])
     m0s, p0s, errors = [], [], []
     for n in range(NC):
         m0s.append(m)
         p0s.append(p)
         if rule.error == "exact":
-            e = U[:, :, n] - Wm[:, :, n] @ m
+            e = U_n[n] - Wm_n[n] @ m
             if rule.momentum:
-                e = e - Wp[:, :, n] @ p
+                e = e - Wp_n[n] @ p
         elif rule.error == "chunk_start":
             chunk_anchor = torch.where(firsts_use_carried, anchor, m) if n == 0 else m
-            has_real = valid[:, 0, n].any(-1)[:, None, None, None]
-            anchor = torch.where(has_real, chunk_anchor, anchor)
-            e = vc[:, :, n] - kc[:, :, n] @ chunk_anchor
+            anchor = torch.where(has_real[n], chunk_anchor, anchor)
+            e = v_n[n] - k_n[n] @ chunk_anchor
         else:
-            e = -vc[:, :, n]
+            e = -v_n[n]
         errors.append(e)
-        scaled = etac[:, :, n, :, None] * e  # [N, H, C, V]
-        m_next = a[:, :, n, -1, 0, None, None] * m + kc[:, :, n].transpose(-1, -2) @ (
-            to_mem[:, :, n, -1, 1:, None] * scaled)
+        m_next = decay_end[n] * m + write_m[n] @ e
         if rule.momentum:
-            m_next = m_next + b[:, :, n, -1, 0, None, None] * p
-            p = c[:, :, n, -1, 0, None, None] * p + kc[:, :, n].transpose(-1, -2) @ (
-                c[:, :, n, -1, 1:, None] * scaled)
+            m_next = m_next + mix_end[n] * p
+            p = keep_end[n] * p + write_p[n] @ e
         m = m_next
 
     o = _outputs(qc, kc, etac, a, b, to_mem, m0s, p0s, errors, rule.momentum)  # [N, H, NC, C, V]
