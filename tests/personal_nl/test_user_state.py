@@ -64,3 +64,16 @@ def test_bad_bytes_and_foreign_models_are_refused():
     bigger = HopeLM(dataclasses.replace(m.cfg, cms=((CMSLevel(period=8, lr=0.05, hidden=64),),) * 2))
     with pytest.raises(ValueError, match="the model needs"):
         user_state.from_bytes(data, bigger)
+
+
+def test_default_assignment_turns_on_exactly_the_chosen_layers_and_shares_weights():
+    from personal_nl.default_model import with_online_learning
+
+    base = HopeLM(dataclasses.replace(tiny("attention"), n_layers=4, mixers=("attention",) * 4,
+                                      cms=((CMSLevel(period=256, lr=0.0, hidden=48),),) * 4))
+    learning = with_online_learning(base, layers=(2, 3), lr=3e-4, period=16)
+    assert sorted(learn.online_levels(learning)) == [(2, 0), (3, 0)]
+    assert learning.blocks[0].cms.levels[0].mlp.up.data_ptr() == base.blocks[0].cms.levels[0].mlp.up.data_ptr()
+    assert learning.head.weight is learning.embed.weight
+    with pytest.raises(ValueError, match="layer 7 does not exist"):
+        with_online_learning(base, layers=(7,))
