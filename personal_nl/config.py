@@ -17,9 +17,10 @@ Mixer = Literal["titans", "attention", "hybrid"]
 class CMSLevel:
     """One Continuum Memory System level: a SwiGLU MLP whose weights change every ``period`` tokens.
 
-    ``online`` levels (tier B, period < context) take an LM-loss gradient step at chunk boundaries
-    while reading; the others (tier C) are multi-rate outer-optimizer levels stepped every
-    ``period`` tokens of training. ``lr`` 0 freezes the level at θ₀.
+    ``online`` levels (tier B, period < context) take an LM-loss gradient step of size ``lr`` at
+    chunk boundaries while reading; with ``lr`` 0 they never move while reading, and their θ₀ is an
+    ordinary MLP trained by the outer loop. The others (tier C) are multi-rate outer-optimizer levels
+    stepped every ``period`` tokens of training at optimizer learning rate ``lr``; 0 freezes them.
     """
 
     period: int
