@@ -37,8 +37,17 @@ class Conversation:
             raise HopeError(f"max_new_tokens must be between 1 and the context budget "
                             f"({min(self.context_tokens, limit)} tokens)")
         self.context_tokens = min(self.context_tokens, limit)
+        self._specials = [t.content for t in self.tokenizer.tokenizer.get_added_tokens_decoder().values()
+                          if t.special and t.content]
         self.sampling = dataclasses.replace(self.sampling,
                                             stop_ids=tuple(self.tokenizer.stop_ids) + self.sampling.stop_ids)
+
+    def _literal(self, text: str) -> str:
+        """The user's text as text: a control-token string typed in it (``<|im_end|>``) would end the
+        turn or forge a system message, so a zero-width space keeps it from matching."""
+        for token in self._specials:
+            text = text.replace(token, token[:1] + "\u200b" + token[1:])
+        return text
 
     def clear(self) -> None:
         self.messages.clear()
@@ -64,7 +73,7 @@ class Conversation:
         """Stream the reply to ``text`` as pieces of text; the turn is kept once it has streamed whole."""
         if not text.strip():
             raise HopeError("empty message")
-        self.messages.append({"role": "user", "content": text})
+        self.messages.append({"role": "user", "content": self._literal(text)})
         try:
             prompt = self._prompt()
         except HopeError:
