@@ -231,7 +231,7 @@ class ChatTokenizer:
             tok = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
         except Exception as err:  # tokenizers raises its own exception type for malformed JSON
             raise ValueError(f"{directory / TOKENIZER_FILE} is not a readable tokenizer: {err}") from None
-        config = _read_json(directory / "tokenizer_config.json")
+        config = read_json_object(directory / "tokenizer_config.json")
         template = config.get("chat_template")
         if isinstance(template, list):  # named templates: [{"name": ..., "template": ...}]
             template = {t.get("name"): t.get("template") for t in template}.get("default")
@@ -241,17 +241,18 @@ class ChatTokenizer:
         for name in ("bos", "eos", "pad"):
             text = _token_text(config.get(f"{name}_token"))
             ids[name] = tok.token_to_id(text) if text is not None else None
-        model_config = _read_json(directory / "config.json")
+        model_config = read_json_object(directory / "config.json")
         for name in ("bos", "eos", "pad"):
             if ids[name] is None and isinstance(model_config.get(f"{name}_token_id"), int):
                 ids[name] = model_config[f"{name}_token_id"]
-        eos_ids = _read_json(directory / "generation_config.json").get("eos_token_id", [])
+        eos_ids = read_json_object(directory / "generation_config.json").get("eos_token_id", [])
         extra = eos_ids if isinstance(eos_ids, list) else [eos_ids]
         return cls(tok, chat_template=template if isinstance(template, str) else None, bos_id=ids["bos"],
                    eos_id=ids["eos"], pad_id=ids["pad"], extra_stop_ids=extra)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object from a model folder's file ({} when absent); malformed files are a ValueError."""
     if not path.is_file():
         return {}
     try:

@@ -7,7 +7,6 @@ reaches past it). Anything with biases, other activations or scaled RoPE is refu
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 import torch
 from safetensors import safe_open
 
-from personal_nl.chat import ChatTokenizer
+from personal_nl.chat import ChatTokenizer, read_json_object
 from personal_nl.importers.llama import LAYER_TARGETS, LlamaShape, Progress, build, expand
 from personal_nl.model import HopeLM
 
@@ -46,13 +45,7 @@ def read_config(directory: Path) -> dict[str, Any]:
     path = directory / "config.json"
     if not path.is_file():
         raise ValueError(f"{directory} is not a Hugging Face model folder: config.json is missing")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path} is not valid JSON: {err}") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"{path} should hold a JSON object")
-    return config
+    return read_json_object(path)
 
 
 def llama_shape(config: dict[str, Any]) -> LlamaShape:
