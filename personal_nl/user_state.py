@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 
+import torch
+
 from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
@@ -21,12 +23,17 @@ def _key(block: int, level: int, name: str) -> str:
     return f"blocks.{block}.cms.{level}.{name}"
 
 
-def to_bytes(deltas: Deltas) -> bytes:
-    """Same deltas, same bytes: tensors are contiguous CPU copies under fixed names."""
+def to_tensors(deltas: Deltas) -> dict[str, torch.Tensor]:
+    """The deltas as contiguous CPU tensors under fixed names, sorted: what `to_bytes` writes."""
     tensors = {_key(b, i, n): d[n].detach().to("cpu").contiguous()
                for b, levels in enumerate(deltas) for i, d in enumerate(levels) if d is not None
                for n in DELTA_NAMES}
-    return save_bytes(dict(sorted(tensors.items())), metadata={"format": "hope-user-state-1"})
+    return dict(sorted(tensors.items()))
+
+
+def to_bytes(deltas: Deltas) -> bytes:
+    """Same deltas, same bytes."""
+    return save_bytes(to_tensors(deltas), metadata={"format": "hope-user-state-1"})
 
 
 def digest(deltas: Deltas) -> str:
@@ -40,6 +47,11 @@ def from_bytes(data: bytes, model: HopeLM) -> Deltas:
         tensors = load_bytes(data)
     except Exception as err:  # safetensors reports corruption with its own error types
         raise ValueError(f"user state is not readable: {err}") from None
+    return from_tensors(tensors, model)
+
+
+def from_tensors(tensors: dict[str, torch.Tensor], model: HopeLM) -> Deltas:
+    """Deltas for ``model`` from ``to_tensors`` output; refuses tensors that don't fit the model."""
     out, used = [], set()
     for b, block in enumerate(model.blocks):
         levels = []

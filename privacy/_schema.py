@@ -127,7 +127,8 @@ def migrate(db: Database, target: int | None = None) -> int:
 
 def connect(path: Path) -> Database:
     """Open the store's database with the pragmas every connection must have."""
-    conn = sqlite3.connect(str(path), timeout=5.0)
+    # One connection may serve several threads in turn (an app's workers); `Store` serialises them.
+    conn = sqlite3.connect(str(path), timeout=5.0, check_same_thread=False)
     db = Database(conn, execute_plugins=False)
     try:
         db.execute("PRAGMA secure_delete = ON")  # zero deleted content in pages we free

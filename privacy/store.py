@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -68,6 +69,7 @@ class Store:
         self._now = now
         self._rng = rng
         self._lock = lock
+        self._serial = threading.RLock()  # one thread at a time on the shared connection
         if not self._path.is_file() or self._path.stat().st_size == 0:
             raise Tampered()
         self._db = _schema.connect(self._path)
@@ -121,12 +123,14 @@ class Store:
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
-        """SQLite's own corruption errors become `Tampered`, like failed authentication."""
-        try:
-            yield
-        except sqlite3.DatabaseError as exc:
-            _schema.raise_if_corrupt(exc)
-            raise
+        """SQLite's own corruption errors become `Tampered`, like failed authentication; calls from
+        several threads take turns."""
+        with self._serial:
+            try:
+                yield
+            except sqlite3.DatabaseError as exc:
+                _schema.raise_if_corrupt(exc)
+                raise
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
