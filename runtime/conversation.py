@@ -15,9 +15,20 @@ from dataclasses import dataclass, field
 from personal_nl.chat import ChatTokenizer
 from personal_nl.generate import Sampling, stream
 from personal_nl.model import HopeLM, State
+from personal_nl.user_state import Deltas, fresh
 from runtime import HopeError
 
 log = logging.getLogger(__name__)
+
+
+def literal(tokenizer: ChatTokenizer, text: str) -> str:
+    """The user's text as text: a control-token string typed in it (``<|im_end|>``) would end the
+    turn or forge a system message, so a zero-width space keeps it from matching."""
+    for added in tokenizer.tokenizer.get_added_tokens_decoder().values():
+        token = added.content
+        if added.special and token:
+            text = text.replace(token, token[:1] + "\u200b" + token[1:])
+    return text
 
 
 @dataclass
@@ -28,6 +39,7 @@ class Conversation:
     context_tokens: int = 2048  # prompt + reply budget; older turns are dropped to stay inside it
     system: str | None = None
     messages: list[dict[str, str]] = field(default_factory=list)
+    deltas: Deltas | None = None  # the user state replies are read with (None: the base model)
     _read: list[int] = field(default_factory=list)  # ids the state has read
     _state: State | None = None
 
@@ -37,20 +49,16 @@ class Conversation:
             raise HopeError(f"max_new_tokens must be between 1 and the context budget "
                             f"({min(self.context_tokens, limit)} tokens)")
         self.context_tokens = min(self.context_tokens, limit)
-        self._specials = [t.content for t in self.tokenizer.tokenizer.get_added_tokens_decoder().values()
-                          if t.special and t.content]
         self.sampling = dataclasses.replace(self.sampling,
                                             stop_ids=tuple(self.tokenizer.stop_ids) + self.sampling.stop_ids)
 
-    def _literal(self, text: str) -> str:
-        """The user's text as text: a control-token string typed in it (``<|im_end|>``) would end the
-        turn or forge a system message, so a zero-width space keeps it from matching."""
-        for token in self._specials:
-            text = text.replace(token, token[:1] + "\u200b" + token[1:])
-        return text
-
     def clear(self) -> None:
         self.messages.clear()
+        self._read, self._state = [], None
+
+    def use_deltas(self, deltas: Deltas | None) -> None:
+        """Read from now on with another user state (after learning); the next turn re-reads the prompt."""
+        self.deltas = deltas
         self._read, self._state = [], None
 
     def _prompt(self) -> list[int]:
@@ -73,14 +81,15 @@ class Conversation:
         """Stream the reply to ``text`` as pieces of text; the turn is kept once it has streamed whole."""
         if not text.strip():
             raise HopeError("empty message")
-        self.messages.append({"role": "user", "content": self._literal(text)})
+        self.messages.append({"role": "user", "content": literal(self.tokenizer, text)})
         try:
             prompt = self._prompt()
         except HopeError:
             self.messages.pop()
             raise
         reuse = len(self._read) < len(prompt) and prompt[:len(self._read)] == self._read
-        state, new = (self._state, prompt[len(self._read):]) if reuse else (None, prompt)
+        start = fresh(self.model, self.deltas) if self.deltas is not None else None
+        state, new = (self._state, prompt[len(self._read):]) if reuse else (start, prompt)
         tokens: list[int] = []
         generator = stream(self.model, new, self.sampling, state)
 

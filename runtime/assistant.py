@@ -1,0 +1,539 @@
+"""The assistant of one unlocked user: chat that learns, sleep that consolidates, forget that is exact.
+
+Everything here follows one rule (design.md): the encrypted log is the truth and the user state is
+a cache of replaying it. A turn appends an episode and then learns it; a sleep appends a sleep
+record (its seed) and checkpoints; a forget shreds, rolls back to the newest checkpoint the
+shred left, and replays the rest. Start-up does the same replay from the newest checkpoint, so a
+crash anywhere loses nothing committed.
+
+Not thread-safe: call one method at a time (an app runs them in one worker at a time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from personal_nl.generate import Sampling
+from personal_nl.user_state import Deltas
+from privacy import AuditLog, Store, Vault, detect, redact
+from privacy.audit import AuditEvent, AuditVerdict
+from runtime import HopeError, probes
+from runtime.brain import Brain
+from runtime.conversation import Conversation
+from runtime.dreams import replay_set
+from runtime.episodes import EPISODE, RECEIPT, SLEEP, Entry, Episode, Sleep, entries
+from runtime.settings import Settings
+from runtime.sleep import OnProgress, Progress, cycle, transcript
+from runtime.state import UserState, learn_exchange
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 32_000  # longer input is refused before anything reads it
+REDACTED = "[REDACTED]"
+_REPLAY: dict[int, list[list[int]]] = {}  # the replay set per brain, computed once per process
+
+
+@dataclass(frozen=True)
+class MemoryRow:
+    """One episode in the review list."""
+
+    id: str
+    when: datetime
+    preview: str
+    flags: tuple[str, ...]  # PII categories found in what was typed
+    state: str  # "fast": learned online, not slept on yet; "slept": consolidated; "redacted": replaced
+    tokens: int
+
+
+@dataclass(frozen=True)
+class EpisodeView:
+    id: str
+    when: datetime
+    user: str  # what was typed (or its never-learn redaction, unless raw text is kept)
+    learned: str  # what the model read and learned
+    reply: str
+    flags: tuple[str, ...]
+    state: str
+
+
+@dataclass(frozen=True)
+class SleepReport:
+    episodes: int
+    dreams: int
+    seconds: float
+    state_hash: str
+    interrupted: bool
+    checkpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What the model held of the forgotten text before and after, by measurement (probes.py)."""
+
+    strength_before: float  # nats/token better than the base model
+    strength_after: float
+    exposure_before: float  # bits
+    exposure_after: float
+    exposure_never_seen: tuple[float, ...]  # made-up texts of the same shape: the level to fall back to
+
+
+@dataclass(frozen=True)
+class ForgetReceipt:
+    id: str  # hash of the receipt's content
+    records_shredded: tuple[str, ...]
+    checkpoints_dropped: tuple[str, ...]
+    episodes_replayed: int
+    state_hash: str
+    seconds: float
+    verification: Verification | None
+    replaced_by: str | None = None  # the redacted episode put in the forgotten one's place
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Status:
+    user: str
+    model: str
+    incognito: bool
+    episodes: int
+    pending: int  # episodes learned online but not slept on yet
+    tokens_since_sleep: int
+    state_hash: str
+    last_sleep: datetime | None
+    seconds_until_sleep: float | None  # None: nothing to sleep on
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _seed_for(user_seed: int, *parts: object) -> int:
+    text = ":".join(str(p) for p in (user_seed, *parts))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
+
+
+class Assistant:
+    def __init__(self, brain: Brain, store: Store, user: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.brain = brain
+        self._store = store
+        self.user = user
+        self._clock = clock
+        seed = store.get_setting("seed")
+        if seed is None:
+            seed = int.from_bytes(hashlib.sha256(store.audit.entries()[0].hash.encode()).digest()[:4], "big")
+            store.set_setting("seed", seed)
+        self._seed = int(seed)
+        self.settings = Settings.load(store)
+        self._state = UserState.initial(brain.model, brain.sleep, self._seed)
+        self._saved_hash: str | None = None  # hash of the newest checkpoint's state
+        self._strengths: dict[tuple[str, str], float] = {}
+        self._last_activity = clock()
+        self.incognito = self.settings.incognito_default
+        sampling = Sampling(max_new_tokens=brain.max_new_tokens, repetition_penalty=1.1)
+        self._chat = Conversation(brain.model, brain.tokenizer, sampling, context_tokens=brain.context_tokens)
+
+    # -- opening and closing --------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, vault: Vault, brain: Brain, *, on_progress: OnProgress | None = None,
+             clock: Callable[[], float] = time.monotonic) -> Assistant:
+        """Open the user's store and rebuild their state: newest checkpoint, then the log after it.
+        A redaction a crash left half-done is finished; the retention policy is applied."""
+        store = vault.open_store()
+        try:
+            assistant = cls(brain, store, vault.user, clock=clock)
+            assistant._finish_redactions()
+            assistant._state, todo = assistant._restore()
+            assistant._set_state(assistant._replay(assistant._state, todo, on_progress))
+            if todo:
+                assistant._checkpoint("rebuild")
+            assistant.apply_retention()
+        except BaseException:
+            store.close()
+            raise
+        return assistant
+
+    def close(self, *, sleep: bool = True, on_progress: OnProgress | None = None) -> SleepReport | None:
+        """Sleep first if enough is pending (and ``sleep``), save the state, release the store."""
+        report = None
+        try:
+            threshold = self.settings.sleep_on_exit_min
+            if sleep and threshold and self.pending() >= threshold:
+                report = self.sleep(on_progress=on_progress)
+            if self._saved_hash != self._state.digest and self._log():
+                self._checkpoint("exit")
+        finally:
+            self._store.close()
+        return report
+
+    def __enter__(self) -> Assistant:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._store.is_open:
+            self.close(sleep=False)
+
+    # -- the log --------------------------------------------------------------------------------
+
+    def _log(self) -> list[Entry]:
+        return entries(self._store.list())
+
+    def _episode(self, rid: str) -> Episode:
+        return Episode.from_bytes(self._store.get(rid))
+
+    def _restore(self) -> tuple[UserState, list[Entry]]:
+        """The newest readable checkpoint's state and the log entries after it, in replay order."""
+        log_entries = self._log()
+        seq_of = {e.id: e.seq for e in log_entries}
+        for info in reversed(self._store.list_checkpoints()):
+            if info.last not in seq_of:
+                continue
+            try:
+                state = UserState.from_bytes(self._store.get_checkpoint(info.id), self.brain.model)
+            except ValueError as err:  # e.g. a checkpoint of another model: rebuild from older ones
+                log.warning("checkpoint %s is unusable (%s); using an older one", info.id, err)
+                continue
+            self._saved_hash = state.digest
+            last = seq_of[info.last]
+            return state, [e for e in log_entries if e.seq > last]
+        self._saved_hash = None
+        return UserState.initial(self.brain.model, self.brain.sleep, self._seed), log_entries
+
+    def _replay(self, state: UserState, todo: Sequence[Entry], on_progress: OnProgress | None,
+                should_stop: Callable[[], bool] | None = None) -> UserState:
+        """Learn the entries in order: episodes awake, sleeps as they were slept."""
+        log_entries = self._log()
+        for n, entry in enumerate(todo):
+            if on_progress:
+                on_progress(Progress("replaying", n, len(todo)))
+            if entry.kind == EPISODE:
+                state = learn_exchange(self.brain.model, state, transcript(self.brain, self._episode(entry.id)))
+            else:
+                seed = Sleep.from_bytes(self._store.get(entry.id)).seed
+                slept = cycle(self.brain, state, self._cycle(log_entries, entry.order), seed, self._replay_set())
+                assert slept is not None  # nothing can stop a replay
+                state = slept[0]
+        if on_progress:
+            on_progress(Progress("replaying", len(todo), len(todo)))
+        return state
+
+    def _cycle(self, log_entries: Sequence[Entry], before: int) -> list[Episode]:
+        """The episodes a sleep at order ``before`` consolidates: those since the previous sleep."""
+        previous = max((e.order for e in log_entries if e.kind == SLEEP and e.order < before), default=-1)
+        return [self._episode(e.id) for e in log_entries if e.kind == EPISODE and previous < e.order < before]
+
+    def _replay_set(self) -> list[list[int]]:
+        key = id(self.brain.model)
+        if key not in _REPLAY:
+            _REPLAY[key] = replay_set(self.brain.model, self.brain.tokenizer)
+        return _REPLAY[key]
+
+    def _set_state(self, state: UserState) -> None:
+        self._state = state
+        self._chat.use_deltas(state.deltas(self.brain.model))
+
+    def _checkpoint(self, why: str) -> str | None:
+        log_entries = sorted(self._log(), key=lambda e: e.seq)
+        if not log_entries:
+            return None
+        digest = self._state.digest
+        cid = self._store.put_checkpoint(self._state.to_bytes(), first=log_entries[0].id, last=log_entries[-1].id,
+                                         meta={"why": why, "hash": digest})
+        self._saved_hash = digest
+        return cid
+
+    # -- chatting -------------------------------------------------------------------------------
+
+    def new_session(self) -> None:
+        """An empty context (a new chat); what was learned stays in the weights."""
+        self._chat.clear()
+        self.incognito = self.settings.incognito_default
+
+    def turn(self, text: str) -> Iterator[str]:
+        """Stream the reply to ``text``. Once it has streamed whole, the exchange is recorded (one
+        transaction) and learned; incognito records and learns nothing. Closing the stream early
+        keeps nothing of the turn."""
+        if not isinstance(text, str) or not text.strip():
+            raise HopeError("empty message")
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise HopeError(f"the message is {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}")
+        self._last_activity = self._clock()
+        flags = tuple(sorted({f.category for f in detect(text)}))
+        learned = redact(text, self.settings.never_learn) if self.settings.never_learn else text
+        pieces: list[str] = []
+        for piece in self._chat.reply(learned):
+            pieces.append(piece)
+            yield piece
+        self._last_activity = self._clock()
+        if self.incognito:
+            return
+        episode = Episode(text if self.settings.keep_raw_text else learned, learned, self._chat.messages[-1]["content"])
+        self._record(episode, {"flags": list(flags)})
+
+    def _record(self, episode: Episode, meta: dict) -> str:
+        ids = transcript(self.brain, episode)
+        rid = self._store.append(EPISODE, episode.to_bytes(), meta={**meta, "tokens": len(ids)})
+        self._set_state(learn_exchange(self.brain.model, self._state, ids))
+        return rid
+
+    # -- sleeping -------------------------------------------------------------------------------
+
+    def _pending_entries(self, log_entries: Sequence[Entry] | None = None) -> list[Entry]:
+        log_entries = self._log() if log_entries is None else log_entries
+        last = max((e.order for e in log_entries if e.kind == SLEEP), default=-1)
+        return [e for e in log_entries if e.kind == EPISODE and e.order > last]
+
+    def pending(self) -> int:
+        return len(self._pending_entries())
+
+    def seconds_until_sleep(self) -> float | None:
+        """Time until the idle trigger fires; None when there is nothing to sleep on."""
+        if not self.pending():
+            return None
+        return max(0.0, self.settings.idle_sleep_seconds - (self._clock() - self._last_activity))
+
+    def sleep(self, *, on_progress: OnProgress | None = None,
+              should_stop: Callable[[], bool] | None = None) -> SleepReport:
+        """Dream on the episodes since the last sleep and consolidate them into the slow level.
+        ``should_stop`` is asked between steps; a stopped sleep commits nothing."""
+        started = time.perf_counter()
+        self.apply_retention()
+        log_entries = self._log()
+        pending = self._pending_entries(log_entries)
+        if not pending:
+            return SleepReport(0, 0, 0.0, self._state.digest, False)
+        seed = _seed_for(self._seed, "sleep", sum(e.kind == SLEEP for e in log_entries))
+        episodes = [self._episode(e.id) for e in pending]
+        slept = cycle(self.brain, self._state, episodes, seed, self._replay_set(), on_progress=on_progress,
+                      should_stop=should_stop)
+        if slept is None:
+            log.info("sleep interrupted; nothing committed")
+            return SleepReport(len(pending), 0, time.perf_counter() - started, self._state.digest, True)
+        state, dreams = slept
+        self._store.append(SLEEP, Sleep(seed).to_bytes(), meta={"episodes": len(pending)})
+        self._set_state(state)
+        cid = self._checkpoint("sleep")
+        self._last_activity = self._clock()
+        return SleepReport(len(pending), dreams, time.perf_counter() - started, state.digest, False, cid)
+
+    # -- forgetting -----------------------------------------------------------------------------
+
+    def _verify(self, texts: Sequence[str], sequences: Sequence[Sequence[int]]) -> tuple[float, float]:
+        """Mean strength and exposure of the given episodes under the current state."""
+        deltas = self._state.deltas(self.brain.model)
+        strength = sum(probes.strength(self.brain.model, deltas, sequences)) / len(sequences)
+        exposure = sum(probes.exposure(self.brain.model, deltas, self.brain.tokenizer, t, seed=self._seed)
+                       for t in texts) / len(texts)
+        return strength, exposure
+
+    def forget(self, ids: Iterable[str], *, on_progress: OnProgress | None = None,
+               verify: bool = True) -> ForgetReceipt:
+        """Shred the episodes and everything derived from them, roll back and replay the rest."""
+        return self._forget(list(dict.fromkeys(ids)), None, on_progress, verify)
+
+    def _forget(self, ids: list[str], replacement: tuple[Episode, dict] | None, on_progress: OnProgress | None,
+                verify: bool) -> ForgetReceipt:
+        started = time.perf_counter()
+        by_id = {e.id: e for e in self._log()}
+        for rid in ids:
+            if rid not in by_id or by_id[rid].kind != EPISODE:
+                raise HopeError(f"there is no memory {rid!r}")
+        if not ids:
+            raise HopeError("nothing to forget")
+        episodes = [self._episode(rid) for rid in ids]
+        texts = [e.learned for e in episodes]
+        sequences = [transcript(self.brain, e) for e in episodes]
+        before = self._verify(texts, sequences) if verify else None
+        replaced_by = None
+        if replacement is not None:  # written first: a crash from here on finishes the redaction at start
+            episode, meta = replacement
+            replaced_by = self._store.append(EPISODE, episode.to_bytes(),
+                                             meta={**meta, "tokens": len(transcript(self.brain, episode))})
+        shred = self._store.shred(ids)
+        self._chat.clear()  # the open chat may quote what was forgotten
+        self._strengths.clear()
+        state, todo = self._restore()
+        self._set_state(state)  # from here on the model holds nothing of the forgotten text
+        self._set_state(self._replay(state, todo, on_progress))
+        self._checkpoint("forget")
+        verification = None
+        if before is not None:
+            after = self._verify(texts, sequences)
+            deltas = self._state.deltas(self.brain.model)
+            never = probes.never_seen_exposure(self.brain.model, deltas, self.brain.tokenizer, texts[0],
+                                               seed=self._seed)
+            verification = Verification(before[0], after[0], before[1], after[1], tuple(never))
+        body = {"shredded": shred.ids, "dropped": shred.checkpoints, "replayed": len(todo),
+                "state": self._state.digest, "replaced_by": replaced_by}
+        receipt = ForgetReceipt(hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16],
+                                shred.ids, shred.checkpoints, len(todo), self._state.digest,
+                                time.perf_counter() - started, verification, replaced_by)
+        self._store.append(RECEIPT, receipt.to_bytes())
+        return receipt
+
+    def redact(self, rid: str, spans: Sequence[tuple[int, int]], *, on_progress: OnProgress | None = None,
+               verify: bool = True) -> ForgetReceipt:
+        """Replace spans of what was typed (character offsets into ``episode(rid).user``) with
+        [REDACTED], everywhere the reply repeats them too: forget the episode, learn the redacted one
+        in its place."""
+        entry = next((e for e in self._log() if e.id == rid and e.kind == EPISODE), None)
+        if entry is None:
+            raise HopeError(f"there is no memory {rid!r}")
+        old = self._episode(rid)
+        spans = sorted(spans)
+        if not spans or any(not 0 <= a < b <= len(old.user) for a, b in spans) or any(
+                b1 > a2 for (_, b1), (a2, _) in zip(spans, spans[1:])):
+            raise HopeError(f"spans must be non-empty, ordered, non-overlapping ranges within the "
+                            f"{len(old.user)} characters of the message")
+        secrets = [old.user[a:b] for a, b in spans]
+        user, pos = [], 0
+        for a, b in spans:
+            user += (old.user[pos:a], REDACTED)
+            pos = b
+        user.append(old.user[pos:])
+        new_user, reply = "".join(user), old.reply
+        for secret in secrets:
+            reply = reply.replace(secret, REDACTED)
+        learned = redact(new_user, self.settings.never_learn) if self.settings.never_learn else new_user
+        meta = {"flags": list(entry.flags), "in_place_of": entry.order, "replaces": rid}
+        return self._forget([rid], (Episode(new_user, learned, reply), meta), on_progress, verify)
+
+    def _finish_redactions(self) -> None:
+        """A redaction killed between writing the replacement and shredding the original is finished."""
+        log_entries = self._log()
+        present = {e.id for e in log_entries}
+        stale = [e.meta["replaces"] for e in log_entries if e.meta.get("replaces") in present]
+        if stale:
+            log.info("finishing %d interrupted redactions", len(stale))
+            self._store.shred(stale)
+
+    # -- retention ------------------------------------------------------------------------------
+
+    def apply_retention(self, now: datetime | None = None) -> ForgetReceipt | None:
+        """Forget what the retention policy says to: episodes older than N days, flagged categories."""
+        now = now or _now()
+        days, categories = self.settings.retention_days, set(self.settings.forget_categories)
+        due = [e.id for e in self._log() if e.kind == EPISODE and (
+            (days is not None and now - e.created > timedelta(days=days)) or categories & set(e.flags))]
+        if not due:
+            return None
+        log.info("retention policy forgets %d episodes", len(due))
+        return self.forget(due, verify=False)
+
+    # -- reviewing ------------------------------------------------------------------------------
+
+    def _state_of(self, entry: Entry, last_sleep: int) -> str:
+        if entry.redacted:
+            return "redacted"
+        return "slept" if entry.order < last_sleep else "fast"
+
+    def memories(self) -> list[MemoryRow]:
+        """Every episode, oldest first, with a preview (decrypted now, never stored elsewhere)."""
+        log_entries = self._log()
+        last_sleep = max((e.order for e in log_entries if e.kind == SLEEP), default=-1)
+        rows = []
+        for e in log_entries:
+            if e.kind != EPISODE:
+                continue
+            text = " ".join(self._episode(e.id).user.split())
+            preview = text if len(text) <= 80 else text[:79] + "…"
+            rows.append(MemoryRow(e.id, e.created, preview, e.flags, self._state_of(e, last_sleep),
+                                  int(e.meta.get("tokens", 0))))
+        return rows
+
+    def episode(self, rid: str) -> EpisodeView:
+        log_entries = self._log()
+        entry = next((e for e in log_entries if e.id == rid and e.kind == EPISODE), None)
+        if entry is None:
+            raise HopeError(f"there is no memory {rid!r}")
+        last_sleep = max((e.order for e in log_entries if e.kind == SLEEP), default=-1)
+        ep = self._episode(rid)
+        return EpisodeView(rid, entry.created, ep.user, ep.learned, ep.reply, entry.flags,
+                           self._state_of(entry, last_sleep))
+
+    def strengths(self, ids: Iterable[str] | None = None) -> dict[str, float]:
+        """How strongly the current model remembers each episode: loss reduction vs the base model
+        on its transcript, nats per token (cached until the state changes)."""
+        wanted = list(ids) if ids is not None else [e.id for e in self._log() if e.kind == EPISODE]
+        digest = self._state.digest
+        missing = [rid for rid in wanted if (rid, digest) not in self._strengths]
+        if missing:
+            sequences = [transcript(self.brain, self._episode(rid)) for rid in missing]
+            deltas = self._state.deltas(self.brain.model)
+            for rid, value in zip(missing, probes.strength(self.brain.model, deltas, sequences), strict=True):
+                self._strengths[(rid, digest)] = value
+        return {rid: self._strengths[(rid, digest)] for rid in wanted}
+
+    def receipts(self) -> list[ForgetReceipt]:
+        out = []
+        for info in self._store.list(RECEIPT):
+            data = json.loads(self._store.get(info.id))
+            v = data.pop("verification")
+            out.append(ForgetReceipt(**{**data, "records_shredded": tuple(data["records_shredded"]),
+                                        "checkpoints_dropped": tuple(data["checkpoints_dropped"]),
+                                        "verification": None if v is None else Verification(
+                                            **{**v, "exposure_never_seen": tuple(v["exposure_never_seen"])})}))
+        return out
+
+    def export(self, path: str | Path) -> int:
+        """Write every record and setting, decrypted, to a new JSON file (mode 0600)."""
+        if Path(path).exists():
+            raise HopeError(f"{path} exists; choose a new file name for the export")
+        return self._store.export_json(path)
+
+    # -- audit, settings, status ----------------------------------------------------------------
+
+    @property
+    def audit(self) -> AuditLog:
+        return self._store.audit
+
+    def audit_entries(self) -> tuple[AuditEvent, ...]:
+        return self._store.audit.entries()
+
+    def verify_audit(self) -> AuditVerdict:
+        return self._store.audit.verify()
+
+    def update_settings(self, **changes: object) -> Settings:
+        try:
+            new = self.settings.replace(**changes)
+        except (TypeError, ValueError) as err:
+            raise HopeError(str(err)) from None
+        new.save(self._store, self.settings)
+        self.settings = new
+        self.apply_retention()
+        return new
+
+    def deltas(self) -> Deltas:
+        """The current user state as deltas from θ₀ (for measurement)."""
+        return self._state.deltas(self.brain.model)
+
+    @property
+    def state_hash(self) -> str:
+        return self._state.digest
+
+    def recompute_hash(self, *, on_progress: OnProgress | None = None) -> str:
+        """The state hash replayed from nothing but the base model, the log and the seeds, ignoring
+        every checkpoint: equal to ``state_hash`` when the state is what the log says it is."""
+        initial = UserState.initial(self.brain.model, self.brain.sleep, self._seed)
+        return self._replay(initial, self._log(), on_progress).digest
+
+    def status(self) -> Status:
+        log_entries = self._log()
+        sleeps = [e for e in log_entries if e.kind == SLEEP]
+        pending = len(self._pending_entries(log_entries))
+        until = None
+        if pending:
+            until = max(0.0, self.settings.idle_sleep_seconds - (self._clock() - self._last_activity))
+        return Status(self.user, self.brain.name, self.incognito, sum(e.kind == EPISODE for e in log_entries),
+                      pending, self._state.tokens_since_sleep, self._state.digest,
+                      max((e.created for e in sleeps), default=None), until)
+

@@ -1,0 +1,34 @@
+"""The model an assistant runs: shared weights, tokenizer, and how they learn awake and asleep."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from personal_nl.chat import ChatTokenizer
+from personal_nl.consolidate import SleepConfig
+from personal_nl.model import HopeLM
+from runtime import HopeError
+
+
+@dataclass(frozen=True)
+class Brain:
+    model: HopeLM  # θ₀ with its online CMS levels configured; never changed by a user
+    tokenizer: ChatTokenizer
+    name: str
+    sleep: SleepConfig
+    context_tokens: int = 2048  # prompt + reply; older turns leave the context first
+    max_new_tokens: int = 256
+
+    @classmethod
+    def default(cls, *, on_progress=None) -> Brain:
+        """The bundled SmolLM2-135M-Instruct as Hope-Attention, learning online in the measured levels."""
+        from personal_nl import default_model
+
+        try:
+            imported = default_model.load_default_model(on_progress=on_progress)
+        except default_model.DefaultModelMissing as err:
+            raise HopeError(str(err)) from None
+        except ValueError as err:
+            raise HopeError(f"the default model could not be loaded: {err}") from None
+        model = default_model.with_online_learning(imported.model).eval()
+        return cls(model, imported.tokenizer, "SmolLM2-135M-Instruct (Hope-Attention)", default_model.SLEEP)
