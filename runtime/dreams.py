@@ -1,0 +1,432 @@
+"""Dreams: rehearsal data the model builds from what the user told it, for sleep to consolidate.
+
+Learning the transcripts alone does not make a fact answerable later, and this small model's own
+free dreams are poor (research/memory-calibration.md), so dreams here are structured and checked:
+each statement the user made is shifted to the assistant's perspective (I/my → you/your), asked
+about in several question forms and wordings, answered with the shifted statement itself (grounded
+in the source), turned into cloze items, and complemented by negatives (personal questions on topics
+the user never mentioned → "you haven't told me"), which keep the model from answering those with a
+fact it did learn. Every dream passes ``passes_checks``: the answer keeps the source's key words, the
+question does not give them away, and nothing talks about "the user".
+
+The same statements and seed give the same dreams, byte for byte: choices come from
+``random.Random`` seeded by strings (stable across runs, unlike ``hash``), never from the clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from personal_nl.chat import ChatTokenizer
+from personal_nl.consolidate import Example
+from personal_nl.generate import Sampling, stream
+from personal_nl.model import HopeLM
+
+log = logging.getLogger(__name__)
+
+USER, ASSISTANT = "user", "assistant"
+
+
+@dataclass(frozen=True)
+class Dream:
+    kind: str  # "paraphrase" | "qa" | "cloze" | "negative"
+    source: int | None  # index into the statements it came from (None for negatives)
+    messages: tuple[tuple[str, str], ...]  # (role, content) turns to rehearse; role is "user" or "assistant"
+
+
+# -- perspective and words --------------------------------------------------------------------------
+
+# The user's words → the assistant's, and back; each side as whole words, case kept for the first letter.
+_TO_ASSISTANT = {
+    "i'm": "you're", "im": "you're", "i am": "you are", "i was": "you were", "i wasn't": "you weren't",
+    "i've": "you've", "i'd": "you'd", "i'll": "you'll", "i": "you", "me": "you", "my": "your",
+    "mine": "yours", "myself": "yourself", "we're": "you're", "we've": "you've", "we": "you",
+    "our": "your", "ours": "yours", "us": "you",
+    "you're": "I'm", "you've": "I've", "you'll": "I'll", "your": "my", "yours": "mine", "you": "me",
+}
+_SHIFT_RE = re.compile(r"\b(" + "|".join(sorted((re.escape(k) for k in _TO_ASSISTANT), key=len, reverse=True))
+                       + r")\b", re.IGNORECASE)
+_FIRST_PERSON = re.compile(r"\b(i|i'm|im|i've|i'd|i'll|me|my|mine|myself|we|our|us)\b", re.IGNORECASE)
+
+_FILLER = re.compile(
+    r"^(?:btw|by the way|oh|oh and|and|also|so|fun fact|random fact|just so you know|fyi|hey|hi|hello|ok|okay"
+    r"|well|anyway|anyways|guess what|lol|haha|ps|p\.s\.|quick thing|heads up|side note|oh yeah|yeah|right)"
+    r"\b[\s,:;!.\-–—]*", re.IGNORECASE)
+_TRAILING = re.compile(r"[\s,;:\-–—]*(?:lol|haha+|hehe|:\)|:D|;\)|xD)?[\s!.]*$", re.IGNORECASE)
+
+_STOP = frozenset("""
+a an the and or but so of to in on at for from with by about as into near over under after before since
+is are was were be been being am have has had do does did will would can could should may might must
+just really very quite also too still now then there here that this these those it its it's
+i me my mine myself we our us you your yours he him his she her hers they them their
+not no yes what who where when which how why whose if than some any all every each
+get got gets called named name lol haha well like
+""".split())
+_MONTHS = frozenset("january february march april may june july august september october november december".split())
+_META = re.compile(r"\b(the user|user asks|user says|the assistant|as an ai|language model)\b", re.IGNORECASE)
+
+
+def to_assistant(text: str) -> str:
+    """The user's statement as the assistant would say it back: I/my/me → you/your, you → me."""
+    def swap(m: re.Match) -> str:
+        word = m.group(0)
+        out = _TO_ASSISTANT[word.lower()]
+        if out == "I'm" or out == "I've" or out == "I'll":
+            return out
+        return out[0].upper() + out[1:] if word[0].isupper() and m.start() == 0 else out
+    text = _SHIFT_RE.sub(swap, text)
+    return text[0].upper() + text[1:] if text else text
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[\w'’-]+", text)
+
+
+def _stem(word: str) -> str:
+    w = word.lower().strip("'’-")
+    for suffix in ("'s", "’s", "ies", "es", "s"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            return w[:-len(suffix)] + ("y" if suffix == "ies" else "")
+    return w
+
+
+def key_words(statement: str) -> tuple[str, ...]:
+    """The words an answer must keep to be about this statement: names and numbers (capitalised
+    words past the first, digits), else its last content word. In the order they appear."""
+    words = _words(statement)
+    keys = [w for n, w in enumerate(words)
+            if (any(c.isdigit() for c in w) or (n > 0 and w[0].isupper() and w.lower() not in _STOP
+                                                 and w.lower() != "i"))]
+    if not keys:
+        content = [w for w in words if w.lower() not in _STOP and len(w) > 2]
+        keys = content[-1:]
+    seen, out = set(), []
+    for w in keys:
+        w = w.strip("'’-").removesuffix("'s").removesuffix("’s")
+        if w and w.lower() not in seen:
+            seen.add(w.lower())
+            out.append(w)
+    return tuple(out)
+
+
+def passes_checks(question: str, answer: str, keys: Sequence[str], *, hidden: Sequence[str] | None = None) -> bool:
+    """Keep a dream only if its answer holds every key word of its source, its question gives away
+    none of ``hidden`` (default: all keys), and neither talks about the user or the assistant."""
+    hidden = keys if hidden is None else hidden
+    q, a = question.lower(), answer.lower()
+    if not question.strip() or not answer.strip() or len(question.split()) > 40:
+        return False
+    if _META.search(question) or _META.search(answer):
+        return False
+    if any(re.search(rf"\b{re.escape(k.lower())}\b", q) for k in hidden):
+        return False
+    return all(re.search(rf"\b{re.escape(k.lower())}\b", a) for k in keys)
+
+
+# -- statements → facts -------------------------------------------------------------------------------
+
+def facts(statement: str) -> list[str]:
+    """The first-person sentences of a message, with chatty openers and trailers removed; questions
+    and sentences that say nothing about the user are dropped."""
+    out = []
+    for sentence in re.split(r"(?<=[.!?])\s+|\n+", statement):
+        s = sentence.strip()
+        for _ in range(4):
+            stripped = _FILLER.sub("", s).strip()
+            if stripped == s:
+                break
+            s = stripped
+        s = _TRAILING.sub("", s).strip()
+        if not s or s.endswith("?") or not _FIRST_PERSON.search(s) or len(_words(s)) < 3:
+            continue
+        s = s[0].upper() + s[1:]
+        if s[-1] not in ".!":
+            s += "."
+        out.append(s)
+    return out
+
+
+_NP_END = frozenset("""is are was were has have had just recently lives live lived moved works worked
+and but who which that will would can could does did do got gets loves likes hates plays called named
+because since when while from in on at to for with by of""".split())
+
+
+def _topics(fact: str) -> list[str]:
+    """Noun phrases the fact is about, as the user would say them: "my sister", "my favourite dessert"."""
+    out = []
+    for m in re.finditer(r"\bmy\s+((?:[a-z][\w-]*\s*){1,3})", fact, re.IGNORECASE):
+        words = m.group(1).split()
+        phrase = [words[0]]
+        for w in words[1:]:
+            if w.lower() in _NP_END or w[0].isupper() or w.endswith("ed"):
+                break
+            phrase.append(w)
+        phrase = [w.removesuffix("'s").removesuffix("’s") for w in phrase]
+        if phrase[0].lower() not in _NP_END:
+            out.append("my " + " ".join(phrase))
+    return list(dict.fromkeys(out))
+
+
+# Verbs of first-person statements → how a person asks about them (the answer is what follows).
+_VERB_QUESTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (r"\bi(?:'m| am) allergic\b", ("What am I allergic to?", "Do I have any allergies?")),
+    (r"\b(?:i|we) (?:live|moved|have lived|am living|'m living)\b",
+     ("Where do I live?", "Where did I move to?", "Which place do I call home?")),
+    (r"\bi grew up\b", ("Where did I grow up?", "Where am I from originally?")),
+    (r"\bi was born\b", ("Where was I born?", "When was I born?")),
+    (r"\bi(?:'m| am) from\b", ("Where am I from?", "What's my home town?")),
+    (r"\bi (?:work|worked|am working|'m working)\b",
+     ("Where do I work?", "What do I do for a living?", "What's my job?")),
+    (r"\bi(?:'m| am) (?:a|an) \w+", ("What do I do?", "What am I?")),
+    (r"\bi (?:play|played)\b", ("What do I play?", "Which game or instrument do I play?")),
+    (r"\bi (?:drive|drove|own)\b", ("What do I drive?", "What kind of car do I have?")),
+    (r"\bi (?:speak|spoke)\b", ("Which languages do I speak?", "What language do I speak?")),
+    (r"\bi (?:study|studied|am studying|'m studying)\b", ("What did I study?", "What am I studying?")),
+    (r"\bi (?:collect|collected)\b", ("What do I collect?",)),
+    (r"\bi (?:love|like|enjoy|adore)\b", ("What do I love?", "What do I enjoy?")),
+    (r"\bi (?:hate|can't stand|dislike)\b", ("What do I hate?", "What can't I stand?")),
+    (r"\bi (?:have|got|own) (?:a|an|two|three)\b", ("What do I have?",)),
+    (r"\bi(?:'m| am) (?:learning|training|practising|practicing)\b", ("What am I learning?",)),
+    (r"\bi(?:'m| am) (?:going|flying|travelling|traveling|visiting)\b", ("Where am I going?",)),
+    (r"\bi (?:went|visited|travelled|traveled)\b", ("Where did I go?", "Where did I travel?")),
+)
+
+# Ways a person asks about a topic ("{t}" is "my sister"); several wordings, none tied to one answer type.
+_TOPIC_QUESTIONS = (
+    "What do you know about {t}?", "Tell me about {t}.", "What did I tell you about {t}?",
+    "Do you remember what I said about {t}?", "What can you tell me about {t}?", "Remind me about {t}.",
+    "Anything you recall about {t}?", "What's up with {t}?",
+)
+_NAME_QUESTIONS = ("What's {t}'s name?", "What is {t} called?", "Who is {t}?", "Do you know {t}'s name?")
+_PLACE_QUESTIONS = ("Where is {t}?", "Which place is {t} in?", "Where does {t} live?")
+_TIME_QUESTIONS = ("When is {t}?", "What date is {t}?")
+_WHAT_QUESTIONS = ("What is {t}?", "What's {t}?", "Which one is {t}?")
+_ABOUT_NAME = ("What do you know about {k}?", "Have I mentioned {k}?", "What did I say about {k}?")
+_ANSWERS = ("{s}", "You told me {s_lower}", "You mentioned that {s_lower}", "From what you've told me, {s_lower}",
+            "As you told me, {s_lower}")
+_CLOZE = ("Fill in the blank about me: {blank}", "Complete what I told you: {blank}",
+          "Finish this sentence about me: {blank}")
+_ACKS = ("Got it: {s_lower}", "Noted. {s}", "Thanks for telling me. {s}", "I'll remember that {s_lower}")
+
+
+def _answer_kind(fact: str, topic: str) -> list[tuple[str, ...]]:
+    """Question forms that fit what the fact says after its topic: a name, a place, a time, a thing."""
+    rest = fact.split(topic.split()[-1], 1)[-1] if topic.split()[-1] in fact else fact
+    forms = []
+    first = _words(rest)[:3]
+    if re.match(r"^\s*(?:'s\s+|is\s+)?(?:called|named)\b", rest, re.IGNORECASE) or (first and first[0][0].isupper()):
+        forms.append(_NAME_QUESTIONS)
+    if re.search(r"\b(?:in|to|near|from|at)\s+[A-Z]", rest):
+        forms.append(_PLACE_QUESTIONS)
+    if any(w.lower() in _MONTHS for w in _words(rest)) or re.search(r"\bon the \d", rest):
+        forms.append(_TIME_QUESTIONS)
+    if re.match(r"^\s*(?:is|are|was|were)\s+(?![A-Z])", rest):
+        forms.append(_WHAT_QUESTIONS)
+    return forms
+
+
+def _lower_first(text: str) -> str:
+    if text.startswith(("I ", "I'")):
+        return text
+    return text[0].lower() + text[1:] if text else text
+
+
+def _rehearsals(fact: str, index: int, rng: random.Random, per_fact: int) -> list[Dream]:
+    """Paraphrase, question–answer and cloze dreams for one fact, all checked."""
+    shifted = to_assistant(fact)
+    keys = key_words(fact)
+    fill = {"s": shifted, "s_lower": _lower_first(shifted)}
+    dreams: list[Dream] = []
+
+    def add(kind: str, question: str, answer: str, hidden: Sequence[str] | None = None) -> None:
+        if passes_checks(question, answer, keys, hidden=hidden):
+            dreams.append(Dream(kind, index, ((USER, question), (ASSISTANT, answer))))
+
+    add("paraphrase", fact, rng.choice(_ACKS).format(**fill), hidden=())
+    questions: list[str] = []
+    for topic in _topics(fact):
+        for forms in _answer_kind(fact, topic):
+            questions += [f.format(t=topic) for f in forms]
+        questions += [f.format(t=topic) for f in _TOPIC_QUESTIONS]
+    for pattern, forms in _VERB_QUESTIONS:
+        if re.search(pattern, fact, re.IGNORECASE):
+            questions += list(forms)
+    if not questions:  # nothing recognisable: ask about its content words
+        topic = " ".join(w for w in _words(fact) if w.lower() not in _STOP and w not in keys)[:60]
+        if topic:
+            questions += [f.format(t=f"the {topic} thing") for f in _TOPIC_QUESTIONS[:4]]
+    questions = list(dict.fromkeys(questions))
+    rng.shuffle(questions)
+    for q in questions[:per_fact]:
+        add("qa", q, rng.choice(_ANSWERS).format(**fill))
+    for k in keys[:2] if len(keys) > 1 else ():  # the reverse direction: from one name to the rest
+        if k[0].isupper() and not any(c.isdigit() for c in k) and k.lower() not in _MONTHS:
+            add("qa", rng.choice(_ABOUT_NAME).format(k=k), rng.choice(_ANSWERS).format(**fill),
+                hidden=[x for x in keys if x != k])
+    for k in keys[:2]:  # cloze: the user's sentence with a key word blanked; the answer restores it
+        blank = re.sub(rf"\b{re.escape(k)}\b", "___", fact, count=1)
+        if blank != fact:
+            add("cloze", rng.choice(_CLOZE).format(blank=blank), f"{k}. {shifted}", hidden=[k])
+    return dreams
+
+
+# -- negatives -------------------------------------------------------------------------------------------
+
+# Personal topics and how a person asks about them; a topic is skipped when any of its words (stems)
+# occur in what the user said, so a negative never contradicts something told.
+_NEGATIVE_TOPICS: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
+    (("brother",), "your brother's name", ("What's my brother called?", "Do you know my brother's name?")),
+    (("mother", "mom", "mum"), "your mother's name", ("What is my mom's name?", "Who is my mother?")),
+    (("father", "dad"), "anything about your father", ("What's my dad's name?", "What does my father do?")),
+    (("friend",), "who your best friend is", ("Who is my best friend?", "What's my best friend's name?")),
+    (("wife", "husband", "partner", "girlfriend", "boyfriend", "married"), "about a partner",
+     ("What's my partner's name?", "Who am I married to?")),
+    (("birthday", "born", "birth"), "your birthday", ("When is my birthday?", "What day was I born?")),
+    (("colour", "color"), "your favourite colour", ("What's my favourite colour?", "Which color do I like best?")),
+    (("food", "dish", "eat", "meal", "dessert", "cook"), "your favourite food",
+     ("What's my favourite food?", "What do I like to eat most?")),
+    (("job", "work", "profession", "career", "office"), "what you do for work",
+     ("What do I do for work?", "Where do I work?")),
+    (("grew", "hometown", "childhood", "raised"), "where you grew up", ("Where did I grow up?",
+                                                                       "What's my hometown?")),
+    (("car", "drive", "bike"), "what you drive", ("What car do I drive?", "What kind of car do I own?")),
+    (("pet", "dog", "cat", "animal"), "about any pets", ("What's my pet's name?", "Do I have a pet?")),
+    (("phone", "number"), "your phone number", ("What's my phone number?",)),
+    (("street", "address", "apartment", "flat", "house"), "your address", ("What's my address?",
+                                                                          "Which street do I live on?")),
+    (("blood",), "your blood type", ("What's my blood type?",)),
+    (("shoe", "size"), "your shoe size", ("What size shoes do I wear?",)),
+    (("movie", "film", "cinema"), "your favourite film", ("What's my favourite movie?",)),
+    (("band", "music", "song", "singer"), "what music you like", ("What's my favourite band?",
+                                                                  "What music am I into?")),
+    (("language", "speak"), "which languages you speak", ("What languages do I speak?",)),
+    (("age", "old", "year"), "how old you are", ("How old am I?",)),
+    (("daughter", "son", "kid", "child", "children"), "about any children", ("What are my kids' names?",
+                                                                           "How many children do I have?")),
+    (("university", "college", "school", "studied", "study", "degree"), "where you studied",
+     ("Where did I go to university?", "What did I study?")),
+    (("hobby", "hobbies"), "your hobbies", ("What are my hobbies?",)),
+    (("allergic", "allergy", "allergies"), "about any allergies", ("What am I allergic to?",)),
+    (("team", "sport", "football", "soccer"), "your favourite team", ("Which team do I support?",)),
+    (("grandmother", "grandma", "grandfather", "grandpa"), "about your grandparents",
+     ("What's my grandma's name?",)),
+    (("neighbour", "neighbor"), "about your neighbours", ("Who is my neighbour?",)),
+    (("boss", "manager"), "about your boss", ("What's my boss called?",)),
+    (("book", "novel", "author"), "your favourite book", ("What's my favourite book?",)),
+    (("holiday", "vacation", "trip"), "about a trip", ("Where did I go on holiday last year?",)),
+    (("sister",), "about a sister", ("What's my sister's name?",)),
+    (("city", "live", "town", "country", "moved"), "where you live", ("Which city do I live in?",)),
+)
+_NEGATIVE_ANSWERS = ("You haven't told me {what}.", "I don't know — you haven't told me {what}.",
+                     "You haven't mentioned {what} yet, so I don't know.")
+
+
+def _negatives(told: Sequence[str], rng: random.Random, count: int) -> list[Dream]:
+    said = {_stem(w) for text in told for w in _words(text)}
+    free = [t for t in _NEGATIVE_TOPICS if not any(_stem(w) in said for w in t[0])]
+    rng.shuffle(free)
+    out = []
+    for _, what, questions in free[:count]:
+        q = rng.choice(questions)
+        out.append(Dream("negative", None, ((USER, q), (ASSISTANT, rng.choice(_NEGATIVE_ANSWERS).format(what=what)))))
+    return out
+
+
+# -- the public calls ----------------------------------------------------------------------------------
+
+def dream(model: HopeLM, tokenizer: ChatTokenizer, statements: Sequence[str], *, seed: int,
+          on_progress: Callable[[int, int], None] | None = None, should_stop: Callable[[], bool] | None = None,
+          known: Sequence[str] = (), per_fact: int = 6, negatives_per_fact: float = 0.5) -> list[Dream] | None:
+    """Rehearsal dreams for ``statements`` (the user's messages, in log order), or None if
+    ``should_stop`` said so. ``known`` holds earlier statements: no negative is built on their topics.
+    ``model`` and ``tokenizer`` are the base model's (reserved for model-proposed wordings; the
+    structured dreams need only the text). Progress is (statements done, statements)."""
+    del model, tokenizer  # the structured dreams are text-only; see docs/BENCHMARKS.md "Sleep consolidation"
+    out: list[Dream] = []
+    total = len(statements)
+    n_facts = 0
+    for index, statement in enumerate(statements):
+        if should_stop is not None and should_stop():
+            return None
+        rng = random.Random(f"dream:{seed}:{index}:{statement}")
+        for fact in facts(statement):
+            n_facts += 1
+            out += _rehearsals(fact, index, rng, per_fact)
+        if on_progress is not None:
+            on_progress(index + 1, total)
+    if should_stop is not None and should_stop():
+        return None
+    count = round(n_facts * negatives_per_fact)
+    if count:
+        out += _negatives([*known, *statements], random.Random(f"negatives:{seed}:{len(statements)}"), count)
+    if on_progress is not None and total == 0:
+        on_progress(0, 0)
+    return out
+
+
+def examples_from_dreams(tokenizer: ChatTokenizer, dreams: Sequence[Dream]) -> list[Example]:
+    """Each dream rendered with the chat template; the loss counts the assistant turns' tokens
+    (their text and the end-of-turn token), nothing the user said."""
+    return [chat_example(tokenizer, d.messages) for d in dreams]
+
+
+def chat_example(tokenizer: ChatTokenizer, messages: Sequence[tuple[str, str]]) -> Example:
+    """One conversation as an Example whose mask selects the assistant turns' tokens."""
+    msgs = [{"role": role, "content": content} for role, content in messages]
+    text = tokenizer.render(msgs, add_generation_prompt=False)
+    spans = []
+    for k, m in enumerate(msgs):
+        if m["role"] != ASSISTANT:
+            continue
+        start = len(tokenizer.render(msgs[:k], add_generation_prompt=True)) if k else 0
+        end = len(tokenizer.render(msgs[:k + 1], add_generation_prompt=False))
+        end = len(text[:end].rstrip())  # the newline after an end-of-turn token is not the reply
+        spans.append((start, end))
+    encoding = tokenizer.tokenizer.encode(text, add_special_tokens=False)
+    mask = tuple(any(s <= a and b <= e and b > a for s, e in spans) for a, b in encoding.offsets)
+    return Example(tuple(encoding.ids), mask)
+
+
+# Generic prompts whose base-model answers anchor chat behaviour during sleep (none is personal).
+_REPLAY_PROMPTS = (
+    "What is the boiling point of water at sea level?", "Give me three tips for sleeping better.",
+    "Explain what a prime number is.", "Write a short poem about the sea.",
+    "How do I make a cup of tea?", "What causes the seasons on Earth?",
+    "Translate 'good morning' into French.", "Summarise the plot of Romeo and Juliet in two sentences.",
+)
+_REPLAY_TOPICS = ("objects", "execmodel", "naming", "exceptions", "calls", "customization", "import",
+                  "numeric-types")
+
+
+def replay_set(model: HopeLM, tokenizer: ChatTokenizer, *, prose_tokens: int = 192,
+               answer_tokens: int = 64) -> list[list[int]]:
+    """Token sequences that keep general ability during sleep: reference prose (pydoc topics) and the
+    base model's own greedy answers to generic chat prompts, rendered as chats. Deterministic."""
+    from pydoc_data.topics import topics
+
+    limit = model.cfg.max_seq_len
+    out = []
+    for name in _REPLAY_TOPICS:
+        ids = tokenizer.encode(topics[name][:prose_tokens * 8], add_special_tokens=False)
+        out.append(ids[:min(prose_tokens, limit)])
+    if tokenizer.chat_template is None:
+        return out
+    for prompt in _REPLAY_PROMPTS:
+        messages = [{"role": USER, "content": prompt}]
+        ids = tokenizer.encode_chat(messages)
+        room = min(answer_tokens, limit - len(ids) - 2)  # the re-rendered chat adds an end of turn
+        if room < 8:
+            continue
+        sampling = Sampling(max_new_tokens=room, temperature=0.0, stop_ids=tuple(tokenizer.stop_ids))
+        with torch.no_grad():
+            reply = list(stream(model, ids, sampling))
+        answer = tokenizer.decode(reply, skip_special_tokens=True)
+        example = chat_example(tokenizer, ((USER, prompt), (ASSISTANT, answer)))
+        out.append(list(example.ids)[:limit])
+    return out
