@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from personal_nl.chat import ChatTokenizer
 from personal_nl.consolidate import SleepConfig
@@ -32,3 +33,22 @@ class Brain:
             raise HopeError(f"the default model could not be loaded: {err}") from None
         model = default_model.with_online_learning(imported.model).eval()
         return cls(model, imported.tokenizer, "SmolLM2-135M-Instruct (Hope-Attention)", default_model.SLEEP)
+
+    @classmethod
+    def from_folder(cls, path, *, online_layers: int = 3) -> Brain:
+        """A model imported with `hope model import`: its last ``online_layers`` MLPs learn online at
+        the default model's measured rate; sleep uses the generic settings."""
+        from personal_nl import default_model
+        from personal_nl.consolidate import SleepConfig
+        from personal_nl.importers import load_imported
+
+        try:
+            imported = load_imported(path)
+        except (OSError, ValueError) as err:
+            raise HopeError(f"the model at {path} could not be loaded: {err}") from None
+        n = imported.model.cfg.n_layers
+        layers = tuple(range(max(0, n - online_layers), n))
+        model = default_model.with_online_learning(imported.model, layers).eval()
+        context = min(2048, model.cfg.max_seq_len)
+        return cls(model, imported.tokenizer, Path(path).name, SleepConfig(), context_tokens=context,
+                   max_new_tokens=min(256, context // 4))

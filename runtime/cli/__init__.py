@@ -1,5 +1,5 @@
-"""`hope`: the command-line face of the runtime. Verbs arrive with the runtime issues; this module
-owns the entry point and the rule that a known failure is one line on stderr and exit status 1."""
+"""`hope`: the command-line face of the runtime. This module registers the verbs and owns the entry
+point and the rule that a known failure is one line on stderr and exit status 1."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
+from privacy import PrivacyError
 from runtime import HopeError
 from runtime.cli.chat import ask, chat
+from runtime.cli.manage import audit_app, bench, init, settings_app, sleep, status_command
+from runtime.cli.memories import memories_app
 from runtime.cli.model import model_app
 
 app = typer.Typer(
@@ -19,9 +22,16 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-app.add_typer(model_app, name="model")
+app.command("init")(init)
 app.command("chat")(chat)
 app.command("ask")(ask)
+app.add_typer(memories_app, name="memories")
+app.command("sleep")(sleep)
+app.add_typer(audit_app, name="audit")
+app.command("status")(status_command)
+app.add_typer(settings_app, name="settings")
+app.add_typer(model_app, name="model")
+app.command("bench")(bench)
 
 
 def _version() -> str:
@@ -59,10 +69,11 @@ def version_command() -> None:
 
 
 def main() -> None:
-    """Console entry point: HopeError becomes one line on stderr and exit 1 ($HOPE_DEBUG=1 re-raises)."""
+    """Console entry point: a known failure (HopeError, or the store's: wrong passphrase, tampered,
+    locked) becomes one line on stderr and exit 1 ($HOPE_DEBUG=1 re-raises)."""
     try:
         app()
-    except HopeError as err:
+    except (HopeError, PrivacyError) as err:
         if os.environ.get("HOPE_DEBUG") == "1":
             raise
         typer.echo(f"Error: {err}", err=True)

@@ -1,96 +1,164 @@
-"""`hope chat` and `hope ask`: talk to the bundled default model in the terminal, line by line.
+"""`hope chat --plain` and `hope ask`: talk to your assistant line by line, from a terminal or a script.
 
-Nothing is stored and nothing is learned yet: memory, learning and forgetting arrive with the
-runtime's engine. Torch and the model load only when a command runs.
+Every exchange is stored encrypted and learned, unless the session is incognito. Slash commands
+act on memory without leaving the chat. On a terminal, the assistant sleeps when left idle (and
+wakes as soon as you type).
 """
 
 from __future__ import annotations
 
+import select
 import sys
 from typing import Annotated
 
 import typer
 
 from runtime import HopeError
+from runtime.cli.session import DataDirOpt, ModelOpt, PassFdOpt, UserOpt, assistant, progress_bar
 
-HELP = """Commands: /clear forgets this conversation, /help shows this, /bye quits (so does Ctrl-D).
-This session is not stored and the model does not learn from it yet."""
+HELP = """Commands:
+  /forget        forget the last exchange (shredded, and gone from the weights)
+  /forget ID     forget a memory by id (see /memories)
+  /incognito     nothing from here on is stored or learned (again: back to normal)
+  /sleep         consolidate what was learned now
+  /memories      list what is stored
+  /clear         start a new conversation (what was learned stays)
+  /help          this text
+  /bye           quit (so does Ctrl-D)"""
 
-
-def _conversation(max_new_tokens: int, temperature: float, seed: int, context: int):
-    from personal_nl.default_model import DefaultModelMissing, load_default_model
-    from personal_nl.generate import Sampling
-    from runtime.conversation import Conversation
-
-    try:
-        imported = load_default_model()
-    except DefaultModelMissing as err:
-        raise HopeError(str(err)) from None
-    except ValueError as err:
-        raise HopeError(f"the default model could not be loaded: {err}") from None
-    sampling = Sampling(max_new_tokens=max_new_tokens, temperature=temperature, top_p=0.9 if temperature else 1.0,
-                        repetition_penalty=1.1, seed=seed)
-    return Conversation(imported.model.eval(), imported.tokenizer, sampling, context_tokens=context)
+Incognito = Annotated[bool, typer.Option("--incognito", help="Store and learn nothing from this session.")]
 
 
-MaxNew = Annotated[int, typer.Option("--max-new-tokens", help="Longest reply, in tokens.")]
-Temperature = Annotated[float, typer.Option("--temperature", help="0 answers greedily; higher is more varied.")]
-Seed = Annotated[int, typer.Option("--seed", help="Makes sampled replies repeatable.")]
-Context = Annotated[int, typer.Option("--context", help="Tokens of conversation kept; older turns drop out.")]
-
-
-def _say(conversation, text: str) -> None:
-    for piece in conversation.reply(text):
+def _say(a, text: str) -> None:
+    for piece in a.turn(text):
         sys.stdout.write(piece)
         sys.stdout.flush()
     sys.stdout.write("\n")
+    sys.stdout.flush()
 
 
-def chat(max_new_tokens: MaxNew = 256, temperature: Temperature = 0.0, seed: Seed = 0, context: Context = 2048,
-         plain: Annotated[bool, typer.Option("--plain", help="Line mode (the only mode until the app arrives).")]
-         = True) -> None:
-    """Chat with the default model. Reads lines from the terminal or from stdin (for scripts).
+def _note(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _receipt(receipt) -> str:
+    line = (f"forgotten · receipt {receipt.id} · records shredded {len(receipt.records_shredded)} · "
+            f"checkpoints dropped {len(receipt.checkpoints_dropped)} · episodes replayed {receipt.episodes_replayed} · "
+            f"state {receipt.state_hash[:12]}")
+    v = receipt.verification
+    if v is not None:
+        never = max(v.exposure_never_seen) if v.exposure_never_seen else 0.0
+        line += (f"\n  strength {v.strength_before:+.3f} → {v.strength_after:+.3f} nats/token · exposure "
+                 f"{v.exposure_before:.1f} → {v.exposure_after:.1f} bits (never-seen up to {never:.1f})")
+    return line
+
+
+def _command(a, text: str) -> bool:
+    """Run a slash command; False means quit."""
+    verb, _, arg = text.partition(" ")
+    arg = arg.strip()
+    if verb in ("/bye", "/exit", "/quit"):
+        return False
+    if verb == "/help":
+        _note(HELP)
+    elif verb == "/clear":
+        a.new_session()
+        _note("(new conversation)")
+    elif verb == "/incognito":
+        a.incognito = not a.incognito
+        _note("····· incognito: nothing from here on is stored or learned ·····" if a.incognito
+              else "····· incognito off: exchanges are stored and learned again ·····")
+    elif verb == "/sleep":
+        with progress_bar() as show:
+            report = a.sleep(on_progress=show)
+        _note(f"(slept on {report.episodes} exchanges, {report.dreams} dreams, {report.seconds:.0f} s)"
+              if report.episodes else "(nothing new to sleep on)")
+    elif verb == "/memories":
+        rows = a.memories()
+        for r in rows:
+            _note(f"  {r.id[:8]}  {r.when:%Y-%m-%d %H:%M}  {r.state:8}  {r.preview}")
+        _note(f"({len(rows)} memories)")
+    elif verb == "/forget":
+        from runtime.cli.memories import resolve
+
+        rows = a.memories()
+        if not rows:
+            _note("(nothing to forget)")
+            return True
+        target = resolve(a, [arg])[0] if arg else rows[-1].id
+        with progress_bar() as show:
+            _note(_receipt(a.forget([target], on_progress=show)))
+    else:
+        _note(f"Unknown command {verb!r}. {HELP}")
+    return True
+
+
+def _wait_for_line(a) -> str:
+    """The next line of input; on a terminal left idle past the sleep time, sleep meanwhile and stop
+    at a safe point when the person starts typing."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline()
+    while True:
+        due = a.seconds_until_sleep()
+        ready, _, _ = select.select([sys.stdin], [], [], due)
+        if ready:
+            return sys.stdin.readline()
+        _note("(idle: sleeping; type to wake me)")
+        with progress_bar() as show:
+            report = a.sleep(on_progress=show, should_stop=lambda: bool(select.select([sys.stdin], [], [], 0)[0]))
+        _note("(woke up; nothing was committed)" if report.interrupted else
+              f"(slept on {report.episodes} exchanges)")
+
+
+def chat(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassFdOpt = None, model: ModelOpt = None,
+         incognito: Incognito = False,
+         plain: Annotated[bool, typer.Option("--plain", help="Line mode instead of the app; also reads stdin.")]
+         = False) -> None:
+    """Chat with your assistant: it learns from what you say, sleeps when idle, forgets on demand.
 
     Examples: `hope chat`, `echo "What is a haiku?" | hope chat --plain`
     """
+    if not plain and sys.stdin.isatty() and sys.stdout.isatty():
+        from runtime.cli.app import app_command
+
+        app_command(user=user, data_dir=data_dir, model=model)
+        return
     interactive = sys.stdin.isatty()
-    conversation = _conversation(max_new_tokens, temperature, seed, context)
-    if interactive:
-        print(HELP, file=sys.stderr)
-    while True:
+    with assistant(user, data_dir, passphrase_fd, model, sleep_on_close=True) as a:
+        a.incognito = incognito or a.incognito
         if interactive:
-            sys.stderr.write("> ")
-            sys.stderr.flush()
-        line = sys.stdin.readline()
-        if not line:
-            break
-        text = line.strip()
-        if not text:
-            continue
-        if text in ("/bye", "/exit", "/quit"):
-            break
-        if text == "/help":
-            print(HELP, file=sys.stderr)
-            continue
-        if text == "/clear":
-            conversation.clear()
-            continue
-        if text.startswith("/"):
-            print(f"Unknown command {text.split()[0]!r}. {HELP}", file=sys.stderr)
-            continue
-        try:
-            _say(conversation, text)
-        except KeyboardInterrupt:
-            sys.stdout.write("\n")
-            print("(stopped; that turn was not kept)", file=sys.stderr)
-        except HopeError as err:
-            print(f"Error: {err}", file=sys.stderr)
+            _note(HELP)
+        while True:
+            if interactive:
+                sys.stderr.write("> ")
+                sys.stderr.flush()
+            line = _wait_for_line(a)
+            if not line:
+                break
+            text = line.strip()
+            if not text:
+                continue
+            try:
+                if text.startswith("/"):
+                    if not _command(a, text):
+                        break
+                    continue
+                _say(a, text)
+            except KeyboardInterrupt:
+                sys.stdout.write("\n")
+                _note("(stopped; that exchange was not kept)")
+            except HopeError as err:
+                _note(f"Error: {err}")
 
 
-def ask(text: Annotated[str, typer.Argument(help="The question.")], max_new_tokens: MaxNew = 256,
-        temperature: Temperature = 0.0, seed: Seed = 0) -> None:
-    """Ask the default model one question and print the answer.
+def ask(text: Annotated[str, typer.Argument(help="The question.")], user: UserOpt = None,
+        data_dir: DataDirOpt = None, passphrase_fd: PassFdOpt = None, model: ModelOpt = None,
+        incognito: Incognito = False) -> None:
+    """Ask one question with your assistant's memory and print the answer (stored and learned
+    unless --incognito).
 
-    Example: `hope ask "Name three primary colours."`
+    Example: `hope ask "Where does my sister live?"`
     """
-    _say(_conversation(max_new_tokens, temperature, seed, 2048), text)
+    with assistant(user, data_dir, passphrase_fd, model) as a:
+        a.incognito = incognito
+        _say(a, text)

@@ -1,4 +1,5 @@
-"""`hope chat` and `hope ask` on the real bundled model, driven the way a script would drive them."""
+"""`hope chat --plain` and `hope ask` on the real bundled model, driven the way a script would drive them
+(a user made with `hope init`, the passphrase in $HOPE_PASSPHRASE)."""
 
 from __future__ import annotations
 
@@ -18,16 +19,19 @@ HOPE = shutil.which("hope", path=str(Path(sys.executable).parent))
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("hope-data")  # one conversion of the model for the whole module
+    folder = tmp_path_factory.mktemp("hope-data")  # one conversion of the model for the whole module
+    created = run(["init"], "", folder)
+    assert created.returncode == 0, created.stderr
+    return folder
 
 
 def run(args, stdin, data_dir):
-    env = {**os.environ, "HOPE_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "HOPE_DATA_DIR": str(data_dir), "HOPE_PASSPHRASE": "a passphrase for tests"}
     return subprocess.run([HOPE, *args], input=stdin, capture_output=True, text=True, timeout=600, env=env)
 
 
 def test_chat_answers_lines_from_stdin_and_quits_on_bye(data_dir):
-    done = run(["chat", "--max-new-tokens", "16"],
+    done = run(["chat", "--plain"],
                "What is the capital of France?\n/nonsense\n/bye\nThis line is never read.\n", data_dir)
     assert done.returncode == 0, done.stderr
     assert "Paris" in done.stdout
@@ -35,8 +39,8 @@ def test_chat_answers_lines_from_stdin_and_quits_on_bye(data_dir):
     assert done.stdout.count("\n") == 1  # one reply: the line after /bye was not answered
 
 
-def test_ask_answers_once_and_bad_options_fail_clearly(data_dir):
-    done = run(["ask", "What is the capital of France?", "--max-new-tokens", "16"], "", data_dir)
+def test_ask_answers_once_and_bad_input_fails_clearly(data_dir):
+    done = run(["ask", "--incognito", "What is the capital of France?"], "", data_dir)
     assert done.returncode == 0 and "Paris" in done.stdout
-    bad = run(["ask", "hi", "--max-new-tokens", "0"], "", data_dir)
-    assert bad.returncode == 1 and bad.stderr.startswith("Error: max_new_tokens must be between 1")
+    bad = run(["ask", "   "], "", data_dir)
+    assert bad.returncode == 1 and bad.stderr.startswith("Error: empty message")
