@@ -16,6 +16,7 @@ from pathlib import Path
 
 import platformdirs
 
+from personal_nl.consolidate import SleepConfig
 from personal_nl.importers import Imported, import_model, load_imported, save_imported
 from personal_nl.importers.llama import Progress
 from personal_nl.model import HopeLM
@@ -118,3 +119,9 @@ def with_online_learning(model: HopeLM, layers: tuple[int, ...] = ONLINE_LAYERS,
     cms = tuple(tuple(dataclasses.replace(level, lr=lr if b in layers else 0.0, period=period, online=True)
                       for level in levels) for b, levels in enumerate(model.cfg.cms))
     return model.with_config(dataclasses.replace(model.cfg, cms=cms))
+
+
+# How sleep consolidates into the default model (personal_nl.consolidate): provisional values while
+# `python -m bench.sleep_tuning` runs; the measured choice and its numbers replace this comment.
+SLEEP = SleepConfig(layers=tuple(range(10, 30)), rank=16, lr=1e-3, epochs=4, batch_size=8, replay_weight=1.0,
+                    replay_batch=1, replay_tokens=192, max_tokens=384)
