@@ -219,17 +219,21 @@ class Assistant:
                 state = learn_exchange(self.brain.model, state, transcript(self.brain, self._episode(entry.id)))
             else:
                 seed = Sleep.from_bytes(self._store.get(entry.id)).seed
-                slept = cycle(self.brain, state, self._cycle(log_entries, entry.order), seed, self._replay_set())
+                episodes, known = self._cycle(log_entries, entry.order)
+                slept = cycle(self.brain, state, episodes, seed, self._replay_set(), known=known)
                 assert slept is not None  # nothing can stop a replay
                 state = slept[0]
         if on_progress:
             on_progress(Progress("replaying", len(todo), len(todo)))
         return state
 
-    def _cycle(self, log_entries: Sequence[Entry], before: int) -> list[Episode]:
-        """The episodes a sleep at order ``before`` consolidates: those since the previous sleep."""
+    def _cycle(self, log_entries: Sequence[Entry], before: int) -> tuple[list[Episode], list[str]]:
+        """The episodes a sleep at order ``before`` consolidates (those since the previous sleep), and
+        what the user said before them."""
         previous = max((e.order for e in log_entries if e.kind == SLEEP and e.order < before), default=-1)
-        return [self._episode(e.id) for e in log_entries if e.kind == EPISODE and previous < e.order < before]
+        episodes = [e for e in log_entries if e.kind == EPISODE and e.order < before]
+        return ([self._episode(e.id) for e in episodes if e.order > previous],
+                [self._episode(e.id).learned for e in episodes if e.order <= previous])
 
     def _replay_set(self) -> list[list[int]]:
         key = id(self.brain.model)
@@ -312,9 +316,9 @@ class Assistant:
         if not pending:
             return SleepReport(0, 0, 0.0, self._state.digest, False)
         seed = _seed_for(self._seed, "sleep", sum(e.kind == SLEEP for e in log_entries))
-        episodes = [self._episode(e.id) for e in pending]
-        slept = cycle(self.brain, self._state, episodes, seed, self._replay_set(), on_progress=on_progress,
-                      should_stop=should_stop)
+        episodes, known = self._cycle(log_entries, max(e.order for e in log_entries) + 1)
+        slept = cycle(self.brain, self._state, episodes, seed, self._replay_set(), known=known,
+                      on_progress=on_progress, should_stop=should_stop)
         if slept is None:
             log.info("sleep interrupted; nothing committed")
             return SleepReport(len(pending), 0, time.perf_counter() - started, self._state.digest, True)

@@ -37,15 +37,16 @@ def transcript(brain: Brain, episode: Episode) -> list[int]:
 
 
 def cycle(brain: Brain, state: UserState, episodes: Sequence[Episode], seed: int, replay: Sequence[Sequence[int]],
-          *, on_progress: OnProgress | None = None,
+          *, known: Sequence[str] = (), on_progress: OnProgress | None = None,
           should_stop: Callable[[], bool] | None = None) -> tuple[UserState, int] | None:
-    """The state after sleeping on ``episodes`` and how many dreams were rehearsed; None if stopped."""
+    """The state after sleeping on ``episodes`` and how many dreams were rehearsed; None if stopped.
+    ``known`` holds what the user said before (no "you haven't told me" is rehearsed about it)."""
     def report(stage: str) -> Callable[[int, int], None] | None:
         return (lambda done, total: on_progress(Progress(stage, done, total))) if on_progress else None
 
     statements = [e.learned for e in episodes]
-    dreams = dream(brain.model, brain.tokenizer, statements, seed=seed, on_progress=report("dreaming"),
-                   should_stop=should_stop)
+    dreams = dream(brain.model, brain.tokenizer, statements, seed=seed, known=known,
+                   on_progress=report("dreaming"), should_stop=should_stop)
     if dreams is None:
         return None
     examples = examples_from_dreams(brain.tokenizer, dreams)
