@@ -36,6 +36,16 @@ class Tampered(PrivacyError):
         )
 
 
+class StoreFull(PrivacyError):
+    """The disk (or the database's size limit) ran out mid-write; the transaction was rolled back."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The disk is full: the last change was not written, and nothing stored before it was lost. "
+            "Free some space and try again."
+        )
+
+
 class StoreLocked(PrivacyError):
     """Another process (or another open handle in this one) is writing this store."""
 

@@ -39,7 +39,7 @@ from privacy._records import (
     seal_object,
 )
 from privacy.audit import AuditLog
-from privacy.errors import RecordNotFound, RecordShredded, Tampered
+from privacy.errors import RecordNotFound, RecordShredded, StoreFull, Tampered
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,8 @@ class Store:
             try:
                 yield
             except sqlite3.DatabaseError as exc:
+                if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                    raise StoreFull() from None
                 _schema.raise_if_corrupt(exc)
                 raise
 

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from privacy import PrivacyError
 from runtime import HopeError
 from runtime.cli.session import DataDirOpt, ModelOpt, PassFdOpt, UserOpt, assistant, progress_bar
 
@@ -147,7 +148,7 @@ def chat(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassF
             except KeyboardInterrupt:
                 sys.stdout.write("\n")
                 _note("(stopped; that exchange was not kept)")
-            except HopeError as err:
+            except (HopeError, PrivacyError) as err:  # e.g. a full disk: say so, keep chatting
                 _note(f"Error: {err}")
 
 

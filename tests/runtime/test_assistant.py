@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from privacy import WrongPassphrase
+from privacy import StoreFull, WrongPassphrase
 from runtime import HopeError
 from runtime.assistant import Assistant
 from runtime.users import create_user, list_users, unlock
@@ -224,3 +224,23 @@ def test_closing_sleeps_when_enough_is_pending(brain, root):
     b = Assistant.open(unlock("ana", PASS, root=root), brain)
     assert b.pending() == 0 and b.state_hash == report.state_hash
     b.close(sleep=False)
+
+
+def test_a_full_disk_refuses_the_turn_cleanly_and_loses_nothing(brain, root):
+    a = new_assistant(brain, root)
+    say(a, "I like green tea")
+    db = a._store._db
+    (pages,) = db.execute("PRAGMA page_count").fetchone()
+    db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite reports SQLITE_FULL as a full disk would
+    for size in (4096, 1024, 256, 64):  # fill what room is left, down to crumbs
+        with pytest.raises(StoreFull):
+            while True:
+                a._store.append("filler", b"x" * size)
+    before, state = logical_content(a), a.state_hash
+    with pytest.raises(StoreFull, match="disk is full"):
+        say(a, "my dog is called Rex")
+    assert logical_content(a) == before and a.state_hash == state
+    db.execute("PRAGMA max_page_count = 1073741823")
+    say(a, "my dog is called Rex")
+    assert len(a.memories()) == 2 and a.verify_audit()
+    a.close(sleep=False)
