@@ -1,0 +1,167 @@
+"""The onnxruntime decoder against torch on a tiny random Llama whose last layer learns online: fp32
+logits agree to ≤ 1e-4 over a prefill and 64 steps, with zero deltas and with learned ones fed to the
+same exported file (no re-export); greedy tokens agree; the quantized graphs run."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+
+from personal_nl import learn, user_state
+from personal_nl.config import tiny as tiny_config
+from personal_nl.default_model import with_online_learning
+from personal_nl.generate import Sampling, stream
+from personal_nl.importers import import_model
+from personal_nl.model import HopeLM
+from personal_nl.onnx_decode import OnnxDecoder, UnsupportedModel, cached_export, export
+from tests.personal_nl.llama_fakes import CONFIG, random_llama, train_tokenizer, write_hf_folder
+
+pytest.importorskip("onnxruntime")
+ATOL = 1e-4  # fp32 parity with torch (issue 4)
+STEPS = 64
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> HopeLM:
+    """Two layers; layer 1's MLP learns online (period 8, a step large enough to move the logits)."""
+    folder = write_hf_folder(tmp_path_factory.mktemp("llama") / "hf", random_llama(seed=2), train_tokenizer())
+    return with_online_learning(import_model(folder).model, layers=(1,), lr=0.05, period=8).eval()
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("onnx")
+
+
+@pytest.fixture(scope="module")
+def decoder(model, cache_dir) -> OnnxDecoder:
+    return OnnxDecoder(cached_export(model, directory=cache_dir), threads=2)
+
+
+@pytest.fixture(scope="module")
+def learned(model):
+    """Deltas the model wrote while reading 40 tokens, the way the runtime's wake step does."""
+    ids = torch.randint(0, CONFIG["vocab_size"], (1, 40), generator=torch.Generator().manual_seed(5))
+    state = learn.start(model)
+    _, _, state = learn.online_forward(model, ids, state)
+    return learn.finish(model, state).model.cms
+
+
+def prompt(length: int = 20, seed: int = 0) -> list[int]:
+    return torch.randint(0, CONFIG["vocab_size"], (length,), generator=torch.Generator().manual_seed(seed)).tolist()
+
+
+@torch.no_grad()
+def torch_logits(model: HopeLM, ids: list[int], follow: list[int], state) -> list[torch.Tensor]:
+    """Last-position logits after the prompt, then after each teacher-forced token of ``follow``."""
+    out = model(torch.tensor([ids]), state)
+    logits = [out.logits[0, -1]]
+    for token in follow:
+        out = model(torch.tensor([[token]]), out.state)
+        logits.append(out.logits[0, -1])
+    return logits
+
+
+def onnx_logits(decoder: OnnxDecoder, ids: list[int], follow: list[int], deltas) -> list[torch.Tensor]:
+    feeds = decoder.delta_feeds(deltas)
+    logits, cache = decoder.forward(np.asarray([ids]), decoder.initial_cache(), feeds)
+    out = [torch.from_numpy(logits[0])]
+    for token in follow:
+        logits, cache = decoder.forward(np.asarray([[token]]), cache, feeds)
+        out.append(torch.from_numpy(logits[0]))
+    return out
+
+
+def max_diff(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
+    assert len(a) == len(b)
+    return max((x - y).abs().max().item() for x, y in zip(a, b))
+
+
+def file_stamp(path) -> tuple[str, int]:
+    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
+
+
+def test_fp32_logits_match_torch_over_64_steps_with_zero_and_learned_deltas(model, decoder, learned, cache_dir):
+    before = file_stamp(decoder.path)
+    ids = prompt()
+    follow = list(stream(model, ids, Sampling(max_new_tokens=STEPS)))
+    assert len(follow) == STEPS
+    assert max_diff(torch_logits(model, ids, follow, None), onnx_logits(decoder, ids, follow, None)) <= ATOL
+
+    assert all(d.abs().max() > 0 for d in learned[1][0].values()) and learned[0] == (None,)
+    state = user_state.fresh(model, learned)
+    expected = torch_logits(model, ids, follow, state)
+    assert max_diff(expected, torch_logits(model, ids, follow, None)) > 1e-2  # the deltas matter
+    assert max_diff(expected, onnx_logits(decoder, ids, follow, learned)) <= ATOL
+    # Learning changed nothing on disk, and asking for the graph again exports nothing.
+    assert cached_export(model, directory=cache_dir) == decoder.path
+    assert file_stamp(decoder.path) == before
+    assert [p.name for p in cache_dir.iterdir()] == [decoder.path.name]
+
+
+def test_greedy_tokens_equal_torch_and_returned_state_continues_in_torch(model, decoder, learned):
+    ids, sampling = prompt(seed=1), Sampling(max_new_tokens=24)
+    for deltas in (None, learned):
+        start = user_state.fresh(model, deltas) if deltas is not None else None
+        ours, theirs = decoder.stream(ids, sampling, start), stream(model, ids, sampling, start)
+        tokens, expected = _drain(ours), _drain(theirs)
+        assert tokens[0] == expected[0]
+        state, reference = tokens[1], expected[1]
+        assert state.position == reference.position == len(ids) + 24
+        # The ORT state is a torch State: torch goes on from it exactly as from its own.
+        assert list(stream(model, [7], sampling, state)) == list(stream(model, [7], sampling, reference))
+
+
+def _drain(gen) -> tuple[list[int], object]:
+    tokens = []
+    while True:
+        try:
+            tokens.append(next(gen))
+        except StopIteration as stop:
+            return tokens, stop.value
+
+
+@torch.no_grad()
+def test_prefill_in_pieces_and_batch_rows_with_their_own_deltas(model, decoder, learned):
+    ids = torch.tensor([prompt(17, seed=2), prompt(17, seed=3)])
+    deltas = tuple(tuple(None if d is None else {n: torch.cat([torch.zeros_like(t), t]) for n, t in d.items()}
+                         for d in levels) for levels in learned)  # row 0 has learned nothing, row 1 has
+    feeds = decoder.delta_feeds(deltas, batch=2)
+    _, cache = decoder.forward(ids[:, :10].numpy(), decoder.initial_cache(2), feeds)
+    logits, _ = decoder.forward(ids[:, 10:].numpy(), cache, feeds)  # T = 7 after a 10-token cache
+    expected = model(ids, model.initial_state()._replace(cms=deltas)).logits[:, -1]
+    assert (torch.from_numpy(logits) - expected).abs().max().item() <= ATOL
+
+
+@pytest.mark.parametrize("precision", ["int8", "int4"])
+def test_quantized_graph_runs_and_returns_valid_tokens(model, decoder, learned, cache_dir, precision):
+    import onnx
+
+    path = cached_export(model, precision=precision, directory=cache_dir)
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    # Every projection (7 per layer and the head) is quantized; the 3 delta products stay fp32 MatMuls.
+    assert ops.count("MatMulInteger" if precision == "int8" else "MatMulNBits") == 15
+    if precision == "int4":
+        bits = [a.i for n in onnx.load(str(path)).graph.node for a in n.attribute if a.name == "bits"]
+        assert sorted(bits) == [4] * 14 + [8]  # the head keeps 8 bits
+    assert ops.count("MatMul") == 7  # 2 attention products per layer, 3 delta products
+    tokens = list(OnnxDecoder(path, threads=2).stream(prompt(), Sampling(max_new_tokens=16),
+                                                      user_state.fresh(model, learned)))
+    assert len(tokens) == 16 and all(0 <= t < CONFIG["vocab_size"] for t in tokens)
+
+
+def test_titans_model_is_refused(tmp_path):
+    with pytest.raises(UnsupportedModel, match="attention mixers only; this model has 'titans'"):
+        export(HopeLM(tiny_config("titans")), tmp_path / "x.onnx")
+    assert not list(tmp_path.iterdir())
+
+
+def test_delta_for_a_level_the_graph_lacks_is_refused(model, decoder, learned):
+    wrong = ((learned[1][0],), (None,))  # a delta on layer 0, which was exported without one
+    with pytest.raises(ValueError, match="block 0 level 0 has a delta"):
+        decoder.delta_feeds(wrong)
+    with pytest.raises(ValueError, match="exceeds max_seq_len 128"):
+        next(decoder.stream(prompt(129)))
