@@ -9,12 +9,11 @@ from __future__ import annotations
 import hashlib
 
 import torch
-
 from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
 from personal_nl.cms import DELTA_NAMES, Delta
-from personal_nl.model import HopeLM, State
+from personal_nl.model import HopeLM, State, from_state_dict
 
 Deltas = tuple[tuple[Delta | None, ...], ...]
 
@@ -84,3 +83,22 @@ def size_bytes(deltas: Deltas) -> int:
 def fresh(model: HopeLM, deltas: Deltas) -> State:
     """A model state at position 0 carrying ``deltas``: how a new conversation starts for a user."""
     return model.initial_state()._replace(cms=deltas)
+
+
+def merge(model: HopeLM, deltas: Deltas) -> HopeLM:
+    """The model with θ₀ + delta folded into the weights of every level that has a delta (batch 1),
+    sharing every other tensor. Reading with folded weights costs what the base model costs, where
+    per-sequence deltas would rebuild each weight on every call; use it whenever the deltas stay
+    fixed across many calls (a chat turn, a batch of probes)."""
+    weights = model.state_dict()
+    for b, levels in enumerate(deltas):
+        for i, delta in enumerate(levels):
+            if delta is None:
+                continue
+            for n in DELTA_NAMES:
+                if delta[n].shape[0] != 1:
+                    raise ValueError(f"only a batch of one user state can be merged, got {delta[n].shape[0]}")
+                key = f"blocks.{b}.cms.levels.{i}.mlp.{n}"
+                weights[key] = (weights[key] + delta[n][0]).detach()
+    merged = from_state_dict(model.cfg, weights)
+    return merged.train(model.training).requires_grad_(False)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from personal_nl.generate import Sampling
-from personal_nl.user_state import Deltas
+from personal_nl.user_state import Deltas, merge
 from privacy import AuditLog, Store, Vault, detect, redact
 from privacy.audit import AuditEvent, AuditVerdict
 from runtime import HopeError, probes
@@ -243,7 +243,7 @@ class Assistant:
 
     def _set_state(self, state: UserState) -> None:
         self._state = state
-        self._chat.use_deltas(state.deltas(self.brain.model))
+        self._chat.use_model(merge(self.brain.model, state.deltas(self.brain.model)))
 
     def _checkpoint(self, why: str) -> str | None:
         log_entries = sorted(self._log(), key=lambda e: e.seq)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from personal_nl.chat import ChatTokenizer
 from personal_nl.generate import Sampling, stream
 from personal_nl.model import HopeLM, State
-from personal_nl.user_state import Deltas, fresh
 from runtime import HopeError
 
 log = logging.getLogger(__name__)
@@ -39,7 +38,6 @@ class Conversation:
     context_tokens: int = 2048  # prompt + reply budget; older turns are dropped to stay inside it
     system: str | None = None
     messages: list[dict[str, str]] = field(default_factory=list)
-    deltas: Deltas | None = None  # the user state replies are read with (None: the base model)
     _read: list[int] = field(default_factory=list)  # ids the state has read
     _state: State | None = None
 
@@ -56,9 +54,10 @@ class Conversation:
         self.messages.clear()
         self._read, self._state = [], None
 
-    def use_deltas(self, deltas: Deltas | None) -> None:
-        """Read from now on with another user state (after learning); the next turn re-reads the prompt."""
-        self.deltas = deltas
+    def use_model(self, model: HopeLM) -> None:
+        """Reply from now on with other weights (a user's, after learning); the next turn re-reads the
+        prompt with them."""
+        self.model = model
         self._read, self._state = [], None
 
     def _prompt(self) -> list[int]:
@@ -88,8 +87,7 @@ class Conversation:
             self.messages.pop()
             raise
         reuse = len(self._read) < len(prompt) and prompt[:len(self._read)] == self._read
-        start = fresh(self.model, self.deltas) if self.deltas is not None else None
-        state, new = (self._state, prompt[len(self._read):]) if reuse else (start, prompt)
+        state, new = (self._state, prompt[len(self._read):]) if reuse else (None, prompt)
         tokens: list[int] = []
         generator = stream(self.model, new, self.sampling, state)
 

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from personal_nl.chat import ChatTokenizer
 from personal_nl.model import HopeLM
-from personal_nl.user_state import Deltas, fresh
+from personal_nl.user_state import Deltas, merge
 
 BATCH = 32
 
@@ -40,16 +40,11 @@ when where which while with would your yours""".split())
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
-def _batched(deltas: Deltas | None, batch: int) -> Deltas | None:
-    if deltas is None:
-        return None
-    return tuple(tuple(None if d is None else {n: t.expand(batch, *t.shape[1:]) for n, t in d.items()}
-                       for d in levels) for levels in deltas)
-
-
 @torch.no_grad()
 def sequence_losses(model: HopeLM, deltas: Deltas | None, sequences: Sequence[Sequence[int]]) -> list[float]:
     """Mean next-token loss (nats) of each sequence under θ₀ + deltas, in batches of right-padded rows."""
+    if deltas is not None:
+        model = merge(model, deltas)
     limit = model.cfg.max_seq_len
     device = model.embed.weight.device
     losses: list[float] = []
@@ -61,8 +56,7 @@ def sequence_losses(model: HopeLM, deltas: Deltas | None, sequences: Sequence[Se
         for r, row in enumerate(rows):
             ids[r, :len(row)] = torch.tensor(row)
             targets[r, :len(row) - 1] = torch.tensor(row[1:])
-        state = fresh(model, _batched(deltas, len(rows))) if deltas is not None else None
-        logits = model(ids, state).logits.float()
+        logits = model(ids).logits.float()
         nll = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="none")
         counts = (targets != -100).sum(1).clamp(min=1)
         losses += (nll.sum(1) / counts).tolist()

@@ -20,7 +20,7 @@ from safetensors.torch import save as save_bytes
 from personal_nl import learn, user_state
 from personal_nl.consolidate import Factors, expand, init_factors
 from personal_nl.model import HopeLM, State
-from personal_nl.user_state import Deltas
+from personal_nl.user_state import Deltas, merge
 
 FORMAT = "hope-assistant-state-1"
 _WAKE, _SLEEP, _TOKENS = "wake.", "sleep.", "tokens_since_sleep"
@@ -89,11 +89,18 @@ def learn_exchange(model: HopeLM, state: UserState, ids: list[int]) -> UserState
     ids = ids[:model.cfg.max_seq_len]
     if len(ids) < 2 or learn.segment_length(model) is None:
         return state
-    tokens = torch.tensor([ids], device=model.embed.weight.device)
-    learning = learn.start(model, state.model_state(model))
-    _, _, learning = learn.online_forward(model, tokens, learning)
-    learned = learn.finish(model, learning).model.cms
     online = learn.online_levels(model)
+    deltas = state.deltas(model)
+    # The levels that stay fixed are folded into the weights; only the learning ones carry deltas.
+    fixed = tuple(tuple(None if (b, i) in online else d for i, d in enumerate(levels))
+                  for b, levels in enumerate(deltas))
+    moving = tuple(tuple(d if (b, i) in online else None for i, d in enumerate(levels))
+                   for b, levels in enumerate(deltas))
+    reader = merge(model, fixed)
+    tokens = torch.tensor([ids], device=model.embed.weight.device)
+    learning = learn.start(reader, user_state.fresh(reader, moving))
+    _, _, learning = learn.online_forward(reader, tokens, learning)
+    learned = learn.finish(reader, learning).model.cms
     wake = tuple(tuple(learned[b][i] if (b, i) in online else None for i in range(len(levels)))
                  for b, levels in enumerate(state.wake))
     return UserState(wake, state.factors, state.tokens_since_sleep + len(ids))

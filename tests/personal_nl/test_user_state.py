@@ -77,3 +77,16 @@ def test_default_assignment_turns_on_exactly_the_chosen_layers_and_shares_weight
     assert learning.head.weight is learning.embed.weight
     with pytest.raises(ValueError, match="layer 7 does not exist"):
         with_online_learning(base, layers=(7,))
+
+
+def test_merged_weights_read_like_the_deltas_and_leave_the_base_alone():
+    m = model().eval()
+    deltas = read(m, "The meeting moved to Thursday at nine.")
+    ids = torch.tensor([TOK.encode("When is the meeting?")])
+    base = m(ids).logits
+    with_deltas = m(ids, user_state.fresh(m, deltas)).logits
+    merged = user_state.merge(m, deltas)
+    assert torch.allclose(merged(ids).logits, with_deltas, atol=1e-5)
+    assert (merged(ids).logits - base).abs().max() > 1e-5  # the deltas did change something
+    assert torch.equal(m(ids).logits, base)  # the shared model is untouched
+    assert merged.embed.weight.data_ptr() == m.embed.weight.data_ptr()  # only merged levels are copies
