@@ -75,7 +75,8 @@ def check_supported(model: HopeLM) -> None:
 
 
 def _rms(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    return weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+    # x / sqrt(·), not x · rsqrt(·): the form onnxruntime fuses into one SimplifiedLayerNormalization.
+    return weight * (x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps))
 
 
 class _DecodeGraph(nn.Module):
@@ -97,8 +98,10 @@ class _DecodeGraph(nn.Module):
         keep("head_t", model.head.weight, transpose=True)
         keep("norm", model.norm.weight)
         cos, sin = rope_tables(torch.arange(cfg.max_seq_len), cfg.dim_head, cfg.rope_theta, torch.float32)
+        half = cfg.dim_head // 2
         keep("cos", cos)
-        keep("sin", sin)
+        # rotate_half(x)·sin = swap_halves(x)·(sin with its first half negated): one op less per use, same bits.
+        keep("sin_signed", torch.cat([-sin[:, :half], sin[:, half:]], dim=-1))
         for b, block in enumerate(model.blocks):
             keep(f"b{b}_norm", block.norm.weight)
             for p in ("q", "k", "v", "o"):
@@ -119,7 +122,7 @@ class _DecodeGraph(nn.Module):
         P = past[0].shape[2]
         H, Hkv, Dh = self.n_heads, self.n_kv, self.head_dim
         x = F.embedding(ids, self.embed)  # [B, T, D]
-        cos, sin = self.cos[P:P + T], self.sin[P:P + T]  # [T, Dh]
+        cos, sin = self.cos[P:P + T], self.sin_signed[P:P + T]  # [T, Dh]
         # Query t (absolute P+t) sees keys 0…P+t.
         mask = torch.arange(P + T, device=ids.device)[None, :] <= torch.arange(T, device=ids.device)[:, None] + P
         given = iter(deltas)
@@ -155,9 +158,9 @@ class _DecodeGraph(nn.Module):
         return (logits, *present)
 
 
-def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+def _rope(x: torch.Tensor, cos: torch.Tensor, sin_signed: torch.Tensor) -> torch.Tensor:
     half = x.shape[-1] // 2
-    return x * cos + torch.cat([-x[..., half:], x[..., :half]], dim=-1) * sin
+    return x * cos + torch.cat([x[..., half:], x[..., :half]], dim=-1) * sin_signed
 
 
 def input_names(n_layers: int, levels: Sequence[LevelKey]) -> list[str]:
