@@ -5,7 +5,9 @@
 
 It installs nothing and runs in one call: correctness first (the triton face against the float64
 naive oracle on the GPU, prefill-then-decode against one call, fla's kernel where installed), then
-timings (triton.testing.do_bench, medians), decode latency, and a short table last. Every part
+timings (triton.testing.do_bench, medians), decode latency, the default model's decode (fp32 and the
+half precision that keeps its greedy output) and one online learning step when the model is
+installed (bench/_model_gpu.py), and a short table last. Every part
 catches its own failure, prints it and goes on, and slow parts are skipped once the budget is
 spent, so one broken kernel doesn't waste the lent minutes. Without CUDA it says so and exits 0.
 """
@@ -34,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 import kernels
+from bench._model_gpu import default_model_rows
 from bench._report import environment, format_table, print_header, write_json
 from kernels._state import MemoryState
 from kernels.testing import assert_close, rms_ratio
@@ -533,7 +536,7 @@ def print_tables(rows: list[dict[str, Any]], decode: list[dict[str, Any]]) -> No
                         for r in decode]))
 
 
-PARTS = ("checks", "timings", "decode")
+PARTS = ("checks", "timings", "decode", "model")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -574,12 +577,21 @@ def main(argv: list[str] | None = None) -> int:
         print("\ndecode (wall clock per call)")
         for B in DECODE_BATCHES:
             decode += budget.attempt(f"decode B={B}", functools.partial(decode_rows, B, peak, has_fla)) or []
+    model: list[dict[str, Any]] = []
+    if "model" in args.parts:
+        print("\ndefault model: decode and one online learning step")
+        model = budget.attempt("default model", default_model_rows, limit_s=180.0) or []
     if "timings" in args.parts:
         rows += run_timings(budget, SECONDARY, has_fla, peak)
 
     print_tables(rows, decode)
+    if model:
+        print()
+        print(format_table(["default model", "dtype", "tok/s", "TTFT ms", "ms", "greedy = fp32", "note"],
+                           [[r["part"], r["dtype"], r["tok_per_s"], r.get("ttft_ms"), r.get("ms"),
+                             r.get("greedy_matches_fp32"), r["note"]] for r in model]))
     if args.json:
-        write_json(args.json, {**env, "checks": checks, "timings": rows, "decode": decode,
+        write_json(args.json, {**env, "checks": checks, "timings": rows, "decode": decode, "model": model,
                                "failures": budget.failures})
     passed = sum(r["ok"] for r in checks)
     print(f"\ncorrectness: {passed}/{len(checks)} tensors within limits; {len(budget.failures)} parts failed "
