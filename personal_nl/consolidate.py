@@ -47,6 +47,7 @@ class SleepConfig:
     replay_weight: float = 1.0  # weight of KL(base ‖ model) on replay text
     replay_batch: int = 1  # replay sequences per step
     replay_tokens: int = 256  # replay sequences are cut to this many tokens
+    replay_positions: int = 64  # positions of a replay sequence whose predictions each step compares
     distill_weight: float = 0.0  # weight of KL(model with wake deltas ‖ model) on the examples
     max_tokens: int = 512  # examples are cut to this many tokens
     weight_decay: float = 0.0
@@ -58,8 +59,8 @@ class SleepConfig:
             raise ValueError(f"need rank > 0, epochs ≥ 0, batch_size > 0 and replay_batch > 0, got {self}")
         if self.lr < 0 or self.replay_weight < 0 or self.distill_weight < 0 or self.grad_clip < 0:
             raise ValueError(f"lr, replay_weight, distill_weight and grad_clip must be ≥ 0, got {self}")
-        if self.max_tokens < 2 or self.replay_tokens < 2:
-            raise ValueError(f"max_tokens and replay_tokens must be at least 2, got {self}")
+        if self.max_tokens < 2 or self.replay_tokens < 2 or self.replay_positions < 1:
+            raise ValueError(f"need max_tokens ≥ 2, replay_tokens ≥ 2 and replay_positions ≥ 1, got {self}")
 
 
 @dataclass(frozen=True)
@@ -209,11 +210,10 @@ class _Runner:
         return self.model.norm(x)
 
 
-def _kl(teacher_logp: torch.Tensor, student_logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean over masked positions of KL(teacher ‖ student); logp/logits [B, T, V], mask [B, T]."""
+def _kl(teacher_logp: torch.Tensor, student_logits: torch.Tensor) -> torch.Tensor:
+    """Mean over positions of KL(teacher ‖ student); teacher log-probs and student logits [N, V]."""
     student = F.log_softmax(at_least_fp32(student_logits), dim=-1)
-    kl = (teacher_logp.exp() * (teacher_logp - student)).sum(-1)
-    return (kl * mask).sum() / mask.sum().clamp(min=1)
+    return (teacher_logp.exp() * (teacher_logp - student)).sum(-1).mean()
 
 
 def consolidate(model: HopeLM, factors: Factors, examples: Sequence[Example], replay: Sequence[Sequence[int]],
@@ -221,8 +221,9 @@ def consolidate(model: HopeLM, factors: Factors, examples: Sequence[Example], re
                 on_progress: Callable[[int, int], None] | None = None,
                 should_stop: Callable[[], bool] | None = None) -> Factors | None:
     """Factors trained on ``examples`` (masked next-token CE, model without wake deltas) plus
-    ``config.replay_weight`` · KL(θ₀ ‖ model) on ``replay`` and, if ``wake`` is given and
-    ``config.distill_weight`` > 0, that weight · KL(model with wake ‖ model) on the examples.
+    ``config.replay_weight`` · KL(θ₀ ‖ model) on ``replay`` (``replay_positions`` seeded positions
+    of ``replay_batch`` sequences per step) and, if ``wake`` is given and ``config.distill_weight``
+    > 0, that weight · KL(model with wake ‖ model) on the examples' counted positions.
     Returns new tensors (the inputs are never changed), or None if ``should_stop`` said so
     between two steps. Progress is (steps done, steps in all)."""
     pairs_in = _pairs(model, factors)
@@ -264,32 +265,31 @@ def consolidate(model: HopeLM, factors: Factors, examples: Sequence[Example], re
                 return None
             batch = [cut[j] for j in order[start:start + config.batch_size]]
             ids, mask = _pad([s for s, _ in batch], [m for _, m in batch], device)
-            target_mask = mask[:, 1:]
+            target_mask = mask[:, 1:]  # [B, T−1]
             pairs = _pairs(model, params)
             x = runner.prefix(ids)
-            logits = runner.logits(x, pairs)[:, :-1]  # [B, T−1, V]
-            ce = F.cross_entropy(at_least_fp32(logits).flatten(0, 1), ids[:, 1:].flatten(), reduction="none")
-            loss = (ce * target_mask.flatten()).sum() / target_mask.sum().clamp(min=1)
+            # The head (vocab ≫ width) is applied only where a target counts: most tokens are prompt.
+            features = runner.features(x, pairs)[:, :-1][target_mask]  # [N, D]
+            logits = model.head(features)  # [N, V]
+            loss = F.cross_entropy(at_least_fp32(logits), ids[:, 1:][target_mask])
             ce_value = loss.item()
             if use_wake:
                 with torch.no_grad():
-                    teacher = F.log_softmax(at_least_fp32(
-                        runner.logits(x, wake_start, wake)[:, :-1]), dim=-1)
-                real = torch.zeros_like(target_mask)
-                for row, (s, _) in enumerate(batch):
-                    real[row, :len(s) - 1] = True
-                loss = loss + config.distill_weight * _kl(teacher, logits, real)
+                    teacher = runner.features(x, wake_start, wake)[:, :-1][target_mask]
+                    teacher = F.log_softmax(at_least_fp32(model.head(teacher)), dim=-1)
+                loss = loss + config.distill_weight * _kl(teacher, logits)
             if replay_in:
                 for _ in range(config.replay_batch):
                     if replay_at == len(replay_order):  # a new seeded pass over the replay set
                         replay_order, replay_at = torch.randperm(len(replay), generator=gen).tolist(), 0
                     r = replay_order[replay_at]
                     replay_at += 1
+                    T = replay_in[r].shape[1]
+                    at = torch.randperm(T, generator=gen)[:config.replay_positions].sort().values.to(device)
                     with torch.no_grad():
-                        teacher = F.log_softmax(at_least_fp32(model.head(replay_base[r])), dim=-1)
-                    student = runner.logits(replay_in[r], pairs)
-                    ones = torch.ones(student.shape[:2], dtype=torch.bool, device=device)
-                    loss = loss + config.replay_weight / config.replay_batch * _kl(teacher, student, ones)
+                        teacher = F.log_softmax(at_least_fp32(model.head(replay_base[r][0, at])), dim=-1)
+                    student = model.head(runner.features(replay_in[r], pairs)[0, at])
+                    loss = loss + config.replay_weight / config.replay_batch * _kl(teacher, student)
             names = list(params)
             grads = torch.autograd.grad(loss, [params[k] for k in names])
             for k, g in zip(names, grads, strict=True):

@@ -67,7 +67,10 @@ just really very quite also too still now then there here that this these those 
 i me my mine myself we our us you your yours he him his she her hers they them their
 not no yes what who where when which how why whose if than some any all every each
 get got gets called named name lol haha well like
+right today lately currently recently always honestly weirdly literally actually basically
 """.split())
+_DAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday mondays tuesdays wednesdays thursdays "
+                  "fridays saturdays sundays".split())
 _MONTHS = frozenset("january february march april may june july august september october november december".split())
 _META = re.compile(r"\b(the user|user asks|user says|the assistant|as an ai|language model)\b", re.IGNORECASE)
 
@@ -96,16 +99,45 @@ def _stem(word: str) -> str:
     return w
 
 
+def main_clause(statement: str) -> str:
+    """The statement up to its first aside ("…, weirdly", "… since I was fifteen"): what it is about."""
+    return re.split(r",|;| since | because | when | so | but | and I | which | who ", statement, maxsplit=1)[0]
+
+
+_TRAILING_PP = re.compile(r"\s(?:in|on|at|for|during|every|this|next|last)\s"
+                          r"(?:(?!\s(?:in|on|at|for|during|every|this|next|last)\s).)*$", re.IGNORECASE)
+
+
+def object_head(statement: str) -> str | None:
+    """The main clause's last content word once trailing "in a studio" / "on Thursdays" phrases are
+    cut (as long as two content words remain): "I play the bassoon in an orchestra" → "bassoon"."""
+    clause = main_clause(statement).rstrip(".!")
+
+    def content(text: str) -> list[str]:
+        return [w for w in _words(text) if w.lower() not in _STOP and len(w) > 2 and "'" not in w]
+
+    while True:
+        cut = _TRAILING_PP.search(clause)
+        named = cut is not None and any(w[0].isupper() and w.lower() not in _DAYS | _MONTHS
+                                        for w in _words(cut.group(0)))
+        if cut is None or named or len(content(clause[:cut.start()])) < 2:
+            break  # a phrase holding a name is what the clause is about ("in Rotterdam")
+        clause = clause[:cut.start()]
+    words = content(clause)
+    return words[-1] if words else None
+
+
 def key_words(statement: str) -> tuple[str, ...]:
     """The words an answer must keep to be about this statement: names and numbers (capitalised
-    words past the first, digits), else its last content word. In the order they appear."""
+    words past the first, digits) and the head of its main clause's object. In order."""
     words = _words(statement)
     keys = [w for n, w in enumerate(words)
             if (any(c.isdigit() for c in w) or (n > 0 and w[0].isupper() and w.lower() not in _STOP
                                                  and w.lower() != "i"))]
-    if not keys:
-        content = [w for w in words if w.lower() not in _STOP and len(w) > 2]
-        keys = content[-1:]
+    head = object_head(statement)
+    topic_words = {w.lower() for t in _topics(statement) for w in t.split()}
+    if head and head.lower() not in {k.lower() for k in keys} | topic_words:
+        keys.append(head)
     seen, out = set(), []
     for w in keys:
         w = w.strip("'’-").removesuffix("'s").removesuffix("’s")
@@ -208,11 +240,84 @@ _PLACE_QUESTIONS = ("Where is {t}?", "Which place is {t} in?", "Where does {t} l
 _TIME_QUESTIONS = ("When is {t}?", "What date is {t}?")
 _WHAT_QUESTIONS = ("What is {t}?", "What's {t}?", "Which one is {t}?")
 _ABOUT_NAME = ("What do you know about {k}?", "Have I mentioned {k}?", "What did I say about {k}?")
-_ANSWERS = ("{s}", "You told me {s_lower}", "You mentioned that {s_lower}", "From what you've told me, {s_lower}",
-            "As you told me, {s_lower}")
+# Answers open with the fact itself: a lead-in shared by every answer ("You mentioned that …") let the
+# model commit to having been told before choosing what, and it then finished with any learned fact.
+_ANSWERS = ("{s}",)
 _CLOZE = ("Fill in the blank about me: {blank}", "Complete what I told you: {blank}",
           "Finish this sentence about me: {blank}")
 _ACKS = ("Got it: {s_lower}", "Noted. {s}", "Thanks for telling me. {s}", "I'll remember that {s_lower}")
+
+
+_IRREGULAR = {"went": "go", "grew": "grow", "drove": "drive", "ran": "run", "saw": "see", "bought": "buy",
+              "got": "get", "had": "have", "made": "make", "took": "take", "met": "meet", "wrote": "write",
+              "began": "begin", "found": "find", "left": "leave", "sold": "sell", "built": "build", "won": "win"}
+_AUX = frozenset("am is are was were have has had do does did can can't could will would 'm 've 'd".split())
+_ADVERBS = r"(?:(?:really|very|so|quite|super|totally|absolutely|kind of|a bit|still|always|also|just) )*"
+
+
+def _base(verb: str) -> str:
+    """A past-tense verb's base form, near enough for a question (moved → move, studied → study)."""
+    v = verb.lower()
+    if v in _IRREGULAR:
+        return _IRREGULAR[v]
+    if v.endswith("ied"):
+        return v[:-3] + "y"
+    if v.endswith("ed"):
+        stem = v[:-2]
+        if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "ls":
+            return stem[:-1]
+        if stem.endswith(("v", "z", "u", "c", "at", "it", "ag", "rs", "ms", "us")) or re.search(r"[^aeiou][lr]$", stem):
+            return stem + "e"
+        return stem
+    return v
+
+
+def _inversions(fact: str) -> list[str]:
+    """Questions made by turning the fact's main clause around its answer: "I'm scared of moths" →
+    "What am I scared of?", "I run a bookshop" → "What do I run?", "my partner teaches chemistry" →
+    "What does my partner teach?"."""
+    m = main_clause(fact).rstrip(".!")
+    out = []
+    g = re.match(rf"^I(?:'m| am) {_ADVERBS}(\w+) (of|to|about|with|at|in|on|for|from)\b", m, re.IGNORECASE)
+    if g:
+        out.append(f"What am I {g.group(1)} {g.group(2)}?")
+    g = re.match(rf"^I(?:'m| am) {_ADVERBS}(\w+ing)\b", m, re.IGNORECASE)
+    if g:
+        out.append(f"What am I {g.group(1)}?")
+    g = re.match(rf"^I(?:'ve| have) been {_ADVERBS}(\w+ing)\b", m, re.IGNORECASE)
+    if g:
+        out += [f"What have I been {g.group(1)}?", f"What am I {g.group(1)}?"]
+    g = re.match(r"^I(?:'m| am) (?:a|an) (?:(\w+) )?(\w+) (of|for|with|at|in)\b", m, re.IGNORECASE)
+    if g:
+        out.append(f"What am I a {g.group(2)} {g.group(3)}?")
+        if g.group(1):
+            out.append(f"What am I a {g.group(1)} {g.group(2)} {g.group(3)}?")
+    if re.match(r"^I(?:'m| am|'ve been| have been) (?:a|an) \w+", m, re.IGNORECASE):
+        out.append("What am I?")
+    g = re.match(r"^I (can't|cannot|don't|never) (\w+)", m, re.IGNORECASE)
+    if g:
+        aux = "can't" if g.group(1).lower() in ("can't", "cannot") else "don't"
+        out.append(f"What {aux} I {g.group(2)}?")
+    if re.match(r"^I(?:'ve| have)(?: got)? (?:a|an|two|three) ", m, re.IGNORECASE):
+        out += ["What have I got?", "What do I have?"]
+    g = re.match(rf"^I {_ADVERBS}(\w+)(?: (up|out|off|back|away|as|at|for|with|on|in)\b)?", m, re.IGNORECASE)
+    if g and g.group(1).lower() not in _AUX and not g.group(1).lower().endswith("'s"):
+        verb, particle = g.group(1), g.group(2).lower() if g.group(2) else ""
+        past = verb.lower() in _IRREGULAR or verb.lower().endswith("ed")
+        phrase = _base(verb) if past else verb.lower()
+        aux = "did" if past else "do"
+        if particle not in ("up", "out", "off", "back", "away"):  # "What did I grow up?" is no question
+            out.append(f"What {aux} I {phrase} {particle}".rstrip() + "?")
+        if re.search(r"\b(?:in|at|to|near|from)\s+(?:a |an |the )?[A-Z]", m):
+            where = particle if particle in ("up", "out", "off", "back", "away") else ""
+            out.append(f"Where {aux} I {phrase} {where}".rstrip() + "?")
+    g = re.match(r"^(my (?:[a-z-]+'s )?[a-z-]+(?: [a-z-]+)?)(?: [A-Z]\w+)? ([a-z]+s) (?!\w+ing\b)(\w+)",
+                 m[:1].lower() + m[1:])
+    if g and g.group(2) not in _AUX and g.group(2) not in ("is", "was", "has", "does") and len(g.group(2)) > 3:
+        verb = g.group(2)[:-2] if g.group(2).endswith(("ches", "shes", "sses", "xes")) else g.group(2)[:-1]
+        wh = "Where" if g.group(3).lower() in ("in", "at", "near", "on") else "What"
+        out.append(f"{wh} does {g.group(1)} {verb}?")
+    return out
 
 
 def _answer_kind(fact: str, topic: str) -> list[tuple[str, ...]]:
@@ -257,10 +362,7 @@ def _rehearsals(fact: str, index: int, rng: random.Random, per_fact: int) -> lis
     for pattern, forms in _VERB_QUESTIONS:
         if re.search(pattern, fact, re.IGNORECASE):
             questions += list(forms)
-    if not questions:  # nothing recognisable: ask about its content words
-        topic = " ".join(w for w in _words(fact) if w.lower() not in _STOP and w not in keys)[:60]
-        if topic:
-            questions += [f.format(t=f"the {topic} thing") for f in _TOPIC_QUESTIONS[:4]]
+    questions += _inversions(fact)
     questions = list(dict.fromkeys(questions))
     rng.shuffle(questions)
     for q in questions[:per_fact]:
@@ -323,8 +425,8 @@ _NEGATIVE_TOPICS: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
     (("sister",), "about a sister", ("What's my sister's name?",)),
     (("city", "live", "town", "country", "moved"), "where you live", ("Which city do I live in?",)),
 )
-_NEGATIVE_ANSWERS = ("You haven't told me {what}.", "I don't know — you haven't told me {what}.",
-                     "You haven't mentioned {what} yet, so I don't know.")
+# Negatives open with "I don't know", so the first word already tells a told fact from an untold one.
+_NEGATIVE_ANSWERS = ("I don't know — you haven't told me {what}.", "I don't know; you haven't mentioned {what}.")
 
 
 def _negatives(told: Sequence[str], rng: random.Random, count: int) -> list[Dream]:

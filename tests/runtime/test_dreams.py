@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from personal_nl.importers import import_model
@@ -136,3 +138,20 @@ def test_replay_set_is_deterministic_prose_and_chat_within_the_context(tiny):
     assert a == b and len(a) > 8
     assert all(2 <= len(seq) <= model.cfg.max_seq_len for seq in a)
     assert any(tok.encode("<|im_start|>", add_special_tokens=False)[0] in seq for seq in a)  # chats among them
+
+
+def test_no_bench_question_appears_in_the_dreams_of_the_bench_facts(tiny):
+    """bench.personal_memory's questions are written apart from the dream templates: dreaming on its
+    facts (every seed tried) must not rehearse any of them word for word."""
+    from bench.personal_memory import FACTS, NEVER_TOLD
+
+    def norm(text: str) -> str:
+        return " ".join(re.findall(r"[a-z0-9]+", text.lower().replace("’", "'")))
+
+    statements = [said for said, _, _ in FACTS]
+    texts = []
+    for seed in range(8):
+        texts += [norm(c) for d in dream(*tiny, statements, seed=seed, negatives_per_fact=3) for _, c in d.messages]
+    assert len(texts) > 300
+    for question in [q for _, q, _ in FACTS] + NEVER_TOLD:
+        assert not any(norm(question) in t for t in texts), question

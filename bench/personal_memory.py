@@ -1,0 +1,198 @@
+"""Does the assistant remember what a person told it, only that, and forget it exactly? (issue 6)
+
+A made-up person tells the default model 20 personal facts over 5 chat sessions, in casual words,
+through the engine (``Assistant.turn``: recorded, learned online). The assistant sleeps. Then each
+fact is asked in other words in an empty context (greedy, 40 tokens; a hit is the expected word in
+the reply), with the state the engine holds (``Assistant.deltas``), before sleep, after it and with
+no user state (the base model); 5 questions about things never told check confabulation (a learned
+fact given as the answer). Drift is the perplexity ratio after/before sleep on held-out prose and on
+the base model's own answers to generic prompts. Finally 5 facts are forgotten, and recall and the
+receipt's exposure measurement are reported for forgotten and kept facts.
+
+The facts and questions here are written apart from ``runtime/dreams.py`` (no shared templates or
+word lists); tests/runtime/test_dreams.py checks that no question below appears in its dreams.
+
+    python -m bench.personal_memory [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from bench._report import environment, format_table, print_header, write_json
+from personal_nl import user_state
+from personal_nl.generate import Sampling, stream
+
+SESSIONS = [  # what the person says, session by session: (message, question asked later, expected word)
+    [("so my younger brother Mattias is a dentist in Gothenburg", "What does my brother do for work?", "dentist"),
+     ("I've got a parrot called Zephyrine who swears in Portuguese", "What's the name of my bird?", "Zephyrine"),
+     ("my mum grew up on the island of Gotland", "Where is my mother from?", "Gotland"),
+     ("honestly my all-time favourite film is Paddington 2", "Which movie do I love the most?", "Paddington")],
+    [("I've been a vegetarian since I was fifteen", "Do I eat meat?", "vegetarian"),
+     ("my partner Rasmus teaches chemistry at a high school", "What subject does my partner teach?", "chemistry"),
+     ("I ride a yellow Vespa to work every day", "How do I get to work?", "Vespa"),
+     ("my son Emil is obsessed with dinosaurs right now", "What is my son into at the moment?", "dinosaur")],
+    [("I run a little bookshop on Fleet Lane", "What kind of shop do I own?", "bookshop"),
+     ("my lucky number has always been 37", "Which number do I consider lucky?", "37"),
+     ("we're going to Lisbon for our anniversary in May", "Where are we travelling for the anniversary?", "Lisbon"),
+     ("I can't stand coriander, it tastes like soap to me", "Which herb do I dislike?", "coriander")],
+    [("my neighbour's goat keeps eating my tulips", "What animal keeps ruining my flowers?", "goat"),
+     ("I've been learning the accordion for two years", "What instrument am I learning?", "accordion"),
+     ("my grandfather Aurelio was a fisherman in Sicily", "What was my grandpa's job?", "fisherman"),
+     ("my go-to coffee order is a cortado", "How do I usually take my coffee?", "cortado")],
+    [("I'm training for the Berlin marathon this autumn", "Which race am I preparing for?", "Berlin"),
+     ("my first car was a rusty Fiat Panda", "What was the first car I owned?", "Panda"),
+     ("I'm really scared of moths, weirdly", "What insect am I afraid of?", "moth"),
+     ("my desk plant is a cactus named Gerald", "What's my cactus called?", "Gerald")],
+]
+FACTS = [fact for session in SESSIONS for fact in session]
+NEVER_TOLD = ["What's my cousin called?", "In which country was my dad born?",
+              "What was the name of my primary school?", "Which ice cream flavour do I like best?",
+              "How tall am I?"]
+FORGET = (1, 6, 10, 15, 19)  # indices into FACTS: one or two per session
+GENERIC_PROMPTS = ["Why do cats purr?", "Give me a packing list for a weekend hike.", "What is inflation?",
+                   "Explain how a rainbow forms.", "Write a haiku about autumn leaves.",
+                   "What's the difference between weather and climate?", "How do bees make honey?",
+                   "Recommend a simple dinner recipe.", "What does a compiler do?", "How far away is the Moon?"]
+HELD_OUT_TOPICS = ("typesseq", "typesseq-mutable", "string-methods", "debugger")
+ANSWER_TOKENS = 40
+
+
+def ask(model, tokenizer, deltas, question: str) -> str:
+    """The reply to ``question`` in an empty chat, greedy, ANSWER_TOKENS at most."""
+    prompt = tokenizer.encode_chat([{"role": "user", "content": question}])
+    state = user_state.fresh(model, deltas) if deltas is not None else None
+    sampling = Sampling(max_new_tokens=ANSWER_TOKENS, stop_ids=tuple(tokenizer.stop_ids))
+    return tokenizer.decode(list(stream(model, prompt, sampling, state)), skip_special_tokens=True)
+
+
+def recall(model, tokenizer, deltas, facts) -> tuple[float, list[str]]:
+    answers = [ask(model, tokenizer, deltas, question) for _, question, _ in facts]
+    hits = [want.lower() in a.lower() for (_, _, want), a in zip(facts, answers, strict=True)]
+    return 100.0 * sum(hits) / len(hits), answers
+
+
+@torch.no_grad()
+def perplexity(model, sequences: list[tuple[list[int], int]], deltas) -> float:
+    """exp of the mean next-token loss over the sequences, each counted from its given position."""
+    total, count = 0.0, 0
+    for ids, start in sequences:
+        state = user_state.fresh(model, deltas) if deltas is not None else None
+        x = torch.tensor([ids])
+        losses = F.cross_entropy(model(x, state).logits[0, :-1].float(), x[0, 1:], reduction="none")[start - 1:]
+        total, count = total + losses.sum().item(), count + losses.numel()
+    return math.exp(total / count)
+
+
+def held_out_prose(tokenizer, tokens: int = 4096) -> list[tuple[list[int], int]]:
+    from pydoc_data.topics import topics
+
+    ids: list[int] = []
+    for name in HELD_OUT_TOPICS:
+        ids += tokenizer.encode(topics[name], add_special_tokens=False)
+    ids = ids[:tokens]
+    return [(ids[i:i + 512], 1) for i in range(0, len(ids), 512)]
+
+
+def base_answers(model, tokenizer) -> list[tuple[list[int], int]]:
+    out = []
+    for prompt in GENERIC_PROMPTS:
+        ids = tokenizer.encode_chat([{"role": "user", "content": prompt}])
+        reply = list(stream(model, ids, Sampling(max_new_tokens=64, stop_ids=tuple(tokenizer.stop_ids))))
+        out.append((ids + reply, len(ids)))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", default=None, help="write the full record (every answer) here")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--reply-tokens", type=int, default=48, help="reply length while the facts are told")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    from runtime.assistant import Assistant
+    from runtime.brain import Brain
+    from runtime.users import create_user
+
+    started = time.perf_counter()
+    brain = dataclasses.replace(Brain.default(), max_new_tokens=args.reply_tokens)
+    model, tok = brain.model, brain.tokenizer
+    prose, chats = held_out_prose(tok), base_answers(model, tok)
+    record: dict = {"facts": FACTS, "never_told": NEVER_TOLD, "forget": FORGET, "sleep_config": brain.sleep}
+    with tempfile.TemporaryDirectory(prefix="hope-bench-") as root:
+        vault = create_user("bench", "correct horse battery", root=Path(root))
+        assistant = Assistant.open(vault, brain)
+        try:
+            told = time.perf_counter()
+            for session in SESSIONS:
+                assistant.new_session()
+                for said, _, _ in session:
+                    record.setdefault("replies", []).append("".join(assistant.turn(said)))
+            record["tell_seconds"] = time.perf_counter() - told
+            ids = [row.id for row in assistant.memories()]
+            if len(ids) != len(FACTS):
+                raise SystemExit(f"expected {len(FACTS)} episodes in the log, found {len(ids)}")
+            before, record["answers_before"] = recall(model, tok, assistant.deltas(), FACTS)
+            base, record["answers_base"] = recall(model, tok, None, FACTS)
+            report = assistant.sleep()
+            deltas = assistant.deltas()
+            after, record["answers_after"] = recall(model, tok, deltas, FACTS)
+            never = [ask(model, tok, deltas, q) for q in NEVER_TOLD]
+            learned = [want.lower() for _, _, want in FACTS]
+            confabulated = [any(w in a.lower() for w in learned) for a in never]
+            record["answers_never_told"] = never
+            drift_text = perplexity(model, prose, deltas) / perplexity(model, prose, None)
+            drift_chat = perplexity(model, chats, deltas) / perplexity(model, chats, None)
+            receipt = assistant.forget([ids[i] for i in FORGET])
+            deltas = assistant.deltas()
+            forgotten = [FACTS[i] for i in FORGET]
+            kept = [f for i, f in enumerate(FACTS) if i not in FORGET]
+            recall_forgotten, record["answers_forgotten"] = recall(model, tok, deltas, forgotten)
+            recall_kept, record["answers_kept"] = recall(model, tok, deltas, kept)
+        finally:
+            assistant.close(sleep=False)
+    v = receipt.verification
+    spread = statistics.pstdev(v.exposure_never_seen) if v and len(v.exposure_never_seen) > 1 else 0.0
+    never_seen = statistics.mean(v.exposure_never_seen) if v and v.exposure_never_seen else float("nan")
+    record |= {"recall_before": before, "recall_after": after, "recall_base": base,
+               "confabulation": 100.0 * sum(confabulated) / len(confabulated), "drift_text": drift_text,
+               "drift_chat": drift_chat, "recall_forgotten": recall_forgotten, "recall_kept": recall_kept,
+               "exposure_forgotten": v.exposure_after if v else None, "exposure_never_seen": never_seen,
+               "exposure_never_seen_spread": spread, "sleep_report": report, "receipt": receipt,
+               "seconds": time.perf_counter() - started}
+
+    env = environment(["torch"], threads=torch.get_num_threads())
+    print_header("personal memory of the default model: told, slept, asked, forgotten", env)
+    rows = [[f"{i:2d}", q, w, *("hit" if w.lower() in a.lower() else "-" for a in answers)]
+            for i, ((_, q, w), *answers) in enumerate(zip(FACTS, record["answers_base"], record["answers_before"],
+                                                          record["answers_after"]))]
+    print(format_table(["#", "question", "expects", "base", "before sleep", "after sleep"], rows))
+    print()
+    print(f"recall before sleep: {before:.0f}%")
+    print(f"recall after sleep: {after:.0f}%")
+    print(f"recall base model: {base:.0f}%")
+    print(f"confabulation on never-told facts: {record['confabulation']:.0f}%")
+    print(f"drift text: {drift_text:.2f}")
+    print(f"drift chat: {drift_chat:.2f}")
+    print(f"recall forgotten: {recall_forgotten:.0f}%")
+    print(f"recall kept: {recall_kept:.0f}%")
+    print(f"exposure forgotten vs never-seen: {record['exposure_forgotten'] or float('nan'):.1f} vs "
+          f"{never_seen:.1f} bits")
+    print(f"sleep seconds: {report.seconds:.0f}")
+    print(f"forget seconds: {receipt.seconds:.0f}")
+    if args.json:
+        write_json(args.json, {"environment": env, **record})
+
+
+if __name__ == "__main__":
+    main()
