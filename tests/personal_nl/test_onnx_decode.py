@@ -5,6 +5,7 @@ same exported file (no re-export); greedy tokens agree; the quantized graphs run
 from __future__ import annotations
 
 import hashlib
+import logging
 
 import numpy as np
 import pytest
@@ -136,17 +137,23 @@ def test_prefill_in_pieces_and_batch_rows_with_their_own_deltas(model, decoder, 
     assert (torch.from_numpy(logits) - expected).abs().max().item() <= ATOL
 
 
-@pytest.mark.parametrize("precision", ["int8", "int4"])
+@pytest.mark.parametrize("precision", ["int8", "int8w", "int4"])
 def test_quantized_graph_runs_and_returns_valid_tokens(model, decoder, learned, cache_dir, precision):
     import onnx
 
-    path = cached_export(model, precision=precision, directory=cache_dir)
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    root.handlers.clear()  # as in an application that has not configured logging (pytest has)
+    try:
+        path = cached_export(model, precision=precision, directory=cache_dir)
+        assert (root.handlers, root.level) == ([], level)  # the quantizers' logging set-up is undone
+    finally:
+        root.handlers[:] = saved
     ops = [n.op_type for n in onnx.load(str(path)).graph.node]
     # Every projection (7 per layer and the head) is quantized; the 3 delta products stay fp32 MatMuls.
     assert ops.count("MatMulInteger" if precision == "int8" else "MatMulNBits") == 15
-    if precision == "int4":
-        bits = [a.i for n in onnx.load(str(path)).graph.node for a in n.attribute if a.name == "bits"]
-        assert sorted(bits) == [4] * 14 + [8]  # the head keeps 8 bits
+    bits = [a.i for n in onnx.load(str(path)).graph.node for a in n.attribute if a.name == "bits"]
+    assert sorted(bits) == {"int8": [], "int8w": [8] * 15, "int4": [4] * 14 + [8]}[precision]  # int4's head: 8
     assert ops.count("MatMul") == 7  # 2 attention products per layer, 3 delta products
     tokens = list(OnnxDecoder(path, threads=2).stream(prompt(), Sampling(max_new_tokens=16),
                                                       user_state.fresh(model, learned)))
