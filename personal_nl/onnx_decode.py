@@ -38,6 +38,7 @@ from personal_nl.cms import DELTA_NAMES, Delta
 from personal_nl.generate import Sampling, pick
 from personal_nl.layers import rope_tables
 from personal_nl.model import HopeLM, State
+from personal_nl.onnx_attention import attention_op, translation_table
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ QUANTIZED: tuple[Precision, ...] = ("int8", "int8w", "int4")
 LevelKey = tuple[int, int]  # (block, level)
 Deltas = tuple[tuple[Delta | None, ...], ...]
 Cache = list[np.ndarray]  # per layer key then value, [B, H_kv, T_past, D] each
-EXPORT_FORMAT = 1  # bump when the graph changes, so cached exports are rebuilt
+EXPORT_FORMAT = 2  # bump when the graph changes, so cached exports are rebuilt
 OPSET = 18
 NBITS_BLOCK = 32  # weights per MatMulNBits scale, as in llama.cpp's Q4/Q8 formats
 
@@ -91,26 +92,28 @@ class _DecodeGraph(nn.Module):
         self.levels = set(levels)
         self.n_levels = [len(block.cms.levels) for block in model.blocks]
 
-        def keep(name: str, w: torch.Tensor, transpose: bool = False) -> None:
-            w = w.detach().to(torch.float32)
+        def keep(name: str, *ws: torch.Tensor, transpose: bool = False) -> None:
+            """One buffer; several weights are stacked along the output so they share one MatMul (one
+            activation quantization and one kernel call instead of several in quantized graphs)."""
+            w = torch.cat([w.detach().to(torch.float32) for w in ws], dim=0)
             self.register_buffer(name, w.t().contiguous() if transpose else w.clone(), persistent=False)
 
         keep("embed", model.embed.weight)
         keep("head_t", model.head.weight, transpose=True)
         keep("norm", model.norm.weight)
         cos, sin = rope_tables(torch.arange(cfg.max_seq_len), cfg.dim_head, cfg.rope_theta, torch.float32)
-        half = cfg.dim_head // 2
-        keep("cos", cos)
-        # rotate_half(x)·sin = swap_halves(x)·(sin with its first half negated): one op less per use, same bits.
-        keep("sin_signed", torch.cat([-sin[:, :half], sin[:, half:]], dim=-1))
+        keep("cos", cos[:, :cfg.dim_head // 2])  # rotate-half tables repeat their first half
+        keep("sin", sin[:, :cfg.dim_head // 2])
+        self.attend = attention_op()
         for b, block in enumerate(model.blocks):
             keep(f"b{b}_norm", block.norm.weight)
-            for p in ("q", "k", "v", "o"):
-                keep(f"b{b}_{p}_t", getattr(block.mixer, f"{p}_proj").weight, transpose=True)
+            mixer = block.mixer
+            keep(f"b{b}_qkv_t", mixer.q_proj.weight, mixer.k_proj.weight, mixer.v_proj.weight, transpose=True)
+            keep(f"b{b}_o_t", mixer.o_proj.weight, transpose=True)
             for i, level in enumerate(block.cms.levels):
                 keep(f"b{b}_l{i}_norm", level.norm.weight)
-                for n in DELTA_NAMES:
-                    keep(f"b{b}_l{i}_{n}_t", getattr(level.mlp, n), transpose=True)
+                keep(f"b{b}_l{i}_gate_up_t", level.mlp.gate, level.mlp.up, transpose=True)
+                keep(f"b{b}_l{i}_down_t", level.mlp.down, transpose=True)
 
     def w(self, name: str) -> torch.Tensor:
         return getattr(self, name)
@@ -121,32 +124,21 @@ class _DecodeGraph(nn.Module):
         weights ([B, in, out]) -> logits [B, vocab] at the last position, then the 2·L grown caches."""
         B, T = ids.shape
         P = past[0].shape[2]
-        H, Hkv, Dh = self.n_heads, self.n_kv, self.head_dim
+        H, Hkv = self.n_heads, self.n_kv
         x = F.embedding(ids, self.embed)  # [B, T, D]
-        cos, sin = self.cos[P:P + T], self.sin_signed[P:P + T]  # [T, Dh]
-        # Query t (absolute P+t) sees keys 0…P+t.
-        mask = torch.arange(P + T, device=ids.device)[None, :] <= torch.arange(T, device=ids.device)[:, None] + P
+        seqlens_k = torch.full((B,), P + T - 1, dtype=torch.int32, device=ids.device)
+        total = torch.full((), P + T, dtype=torch.int32, device=ids.device)
         given = iter(deltas)
         present = []
         for b in range(len(self.n_levels)):
             h = _rms(x, self.w(f"b{b}_norm"), self.eps)
-            q = (h @ self.w(f"b{b}_q_t")).view(B, T, H, Dh).transpose(1, 2)  # [B, H, T, Dh]
-            k = (h @ self.w(f"b{b}_k_t")).view(B, T, Hkv, Dh).transpose(1, 2)  # [B, Hkv, T, Dh]
-            v = (h @ self.w(f"b{b}_v_t")).view(B, T, Hkv, Dh).transpose(1, 2)
-            q, k = _rope(q, cos, sin), _rope(k, cos, sin)
-            k = torch.cat([past[2 * b], k], dim=2)  # [B, Hkv, P+T, Dh]
-            v = torch.cat([past[2 * b + 1], v], dim=2)
-            present += [k, v]
-            # Grouped heads without copying the cache: query head h reads kv head h // (H / Hkv).
-            qg = q.reshape(B, Hkv, H // Hkv, T, Dh)
-            scores = (qg @ k[:, :, None].transpose(-1, -2)) * Dh ** -0.5  # [B, Hkv, H/Hkv, T, P+T]
-            scores = scores.masked_fill(~mask, float("-inf"))
-            y = torch.softmax(scores, dim=-1) @ v[:, :, None]  # [B, Hkv, H/Hkv, T, Dh]
-            y = y.reshape(B, H, T, Dh).transpose(1, 2).reshape(B, T, H * Dh)
+            qkv = h @ self.w(f"b{b}_qkv_t")  # [B, T, (H + 2·Hkv)·Dh]
+            y, k, v = self.attend(qkv, past[2 * b], past[2 * b + 1], seqlens_k, total, self.cos, self.sin, H, Hkv)
+            present += [k, v]  # [B, Hkv, P+T, Dh] each
             x = x + y @ self.w(f"b{b}_o_t")
             for i in range(self.n_levels[b]):
                 h = _rms(x, self.w(f"b{b}_l{i}_norm"), self.eps)
-                gate, up = h @ self.w(f"b{b}_l{i}_gate_t"), h @ self.w(f"b{b}_l{i}_up_t")  # [B, T, hidden]
+                gate, up = (h @ self.w(f"b{b}_l{i}_gate_up_t")).chunk(2, dim=-1)  # [B, T, hidden] each
                 if (b, i) in self.levels:  # θ₀ stays a constant; the user's delta is a separate input
                     d_gate, d_up, d_down = next(given), next(given), next(given)
                     gate = gate + h @ d_gate
@@ -157,11 +149,6 @@ class _DecodeGraph(nn.Module):
                     x = x + (F.silu(gate) * up) @ self.w(f"b{b}_l{i}_down_t")
         logits = _rms(x[:, -1], self.norm, self.eps) @ self.head_t  # [B, vocab]
         return (logits, *present)
-
-
-def _rope(x: torch.Tensor, cos: torch.Tensor, sin_signed: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return x * cos + torch.cat([x[..., half:], x[..., :half]], dim=-1) * sin_signed
 
 
 def input_names(n_layers: int, levels: Sequence[LevelKey]) -> list[str]:
@@ -197,7 +184,8 @@ def export(model: HopeLM, path: str | Path, *, online_layers: Sequence[int] | No
             warnings.simplefilter("ignore")
             program = torch.onnx.export(graph, (ids, past, deltas), dynamo=True, opset_version=OPSET,
                                         input_names=input_names(cfg.n_layers, levels), output_names=outputs,
-                                        dynamic_shapes=shapes, verbose=False)
+                                        dynamic_shapes=shapes, custom_translation_table=translation_table(),
+                                        verbose=False)
     finally:
         exporter_log.setLevel(level)
     program.model.metadata_props.update({
@@ -413,6 +401,10 @@ class OnnxDecoder:
 
     def forward(self, ids: np.ndarray, cache: Cache, deltas: dict[str, np.ndarray]) -> tuple[np.ndarray, Cache]:
         """ids [B, T] int64 after ``cache`` -> (logits [B, vocab] of the last position, grown cache)."""
+        B, T = ids.shape
+        if B > 1 and T > 1 and cache[0].shape[2] > 0:
+            raise ValueError(f"onnxruntime's attention reads {T} tokens after a cache only at batch 1, got batch {B}; "
+                             "feed them one at a time")
         feeds = dict(deltas)
         feeds["ids"] = np.ascontiguousarray(ids, dtype=np.int64)
         feeds.update(zip(self.input_names[1:1 + 2 * self.n_layers], cache))

@@ -126,15 +126,27 @@ def _drain(gen) -> tuple[list[int], object]:
 
 
 @torch.no_grad()
-def test_prefill_in_pieces_and_batch_rows_with_their_own_deltas(model, decoder, learned):
+def test_prefill_in_pieces_matches_one_forward(model, decoder, learned):
+    ids = torch.tensor([prompt(17, seed=2)])
+    feeds = decoder.delta_feeds(learned)
+    _, cache = decoder.forward(ids[:, :10].numpy(), decoder.initial_cache(), feeds)
+    logits, _ = decoder.forward(ids[:, 10:].numpy(), cache, feeds)  # T = 7 after a 10-token cache
+    expected = model(ids, user_state.fresh(model, learned)).logits[:, -1]
+    assert (torch.from_numpy(logits) - expected).abs().max().item() <= ATOL
+
+
+@torch.no_grad()
+def test_batch_rows_read_their_own_deltas(model, decoder, learned):
     ids = torch.tensor([prompt(17, seed=2), prompt(17, seed=3)])
     deltas = tuple(tuple(None if d is None else {n: torch.cat([torch.zeros_like(t), t]) for n, t in d.items()}
                          for d in levels) for levels in learned)  # row 0 has learned nothing, row 1 has
     feeds = decoder.delta_feeds(deltas, batch=2)
-    _, cache = decoder.forward(ids[:, :10].numpy(), decoder.initial_cache(2), feeds)
-    logits, _ = decoder.forward(ids[:, 10:].numpy(), cache, feeds)  # T = 7 after a 10-token cache
+    _, cache = decoder.forward(ids[:, :16].numpy(), decoder.initial_cache(2), feeds)
+    logits, _ = decoder.forward(ids[:, 16:].numpy(), cache, feeds)
     expected = model(ids, model.initial_state()._replace(cms=deltas)).logits[:, -1]
     assert (torch.from_numpy(logits) - expected).abs().max().item() <= ATOL
+    with pytest.raises(ValueError, match="reads 7 tokens after a cache only at batch 1, got batch 2"):
+        decoder.forward(ids[:, :7].numpy(), cache, feeds)
 
 
 @pytest.mark.parametrize("precision", ["int8", "int8w", "int4"])
@@ -150,11 +162,12 @@ def test_quantized_graph_runs_and_returns_valid_tokens(model, decoder, learned, 
     finally:
         root.handlers[:] = saved
     ops = [n.op_type for n in onnx.load(str(path)).graph.node]
-    # Every projection (7 per layer and the head) is quantized; the 3 delta products stay fp32 MatMuls.
-    assert ops.count("MatMulInteger" if precision == "int8" else "MatMulNBits") == 15
+    # Every projection (qkv, o, gate+up, down per layer, and the head) is quantized; the 3 delta
+    # products stay fp32 MatMuls.
+    assert ops.count("MatMulInteger" if precision == "int8" else "MatMulNBits") == 9
     bits = [a.i for n in onnx.load(str(path)).graph.node for a in n.attribute if a.name == "bits"]
-    assert sorted(bits) == {"int8": [], "int8w": [8] * 15, "int4": [4] * 14 + [8]}[precision]  # int4's head: 8
-    assert ops.count("MatMul") == 7  # 2 attention products per layer, 3 delta products
+    assert sorted(bits) == {"int8": [], "int8w": [8] * 9, "int4": [4] * 8 + [8]}[precision]  # int4's head: 8
+    assert ops.count("MatMul") == 3 and ops.count("GroupQueryAttention") == 2
     tokens = list(OnnxDecoder(path, threads=2).stream(prompt(), Sampling(max_new_tokens=16),
                                                       user_state.fresh(model, learned)))
     assert len(tokens) == 16 and all(0 <= t < CONFIG["vocab_size"] for t in tokens)
@@ -172,3 +185,26 @@ def test_delta_for_a_level_the_graph_lacks_is_refused(model, decoder, learned):
         decoder.delta_feeds(wrong)
     with pytest.raises(ValueError, match="exceeds max_seq_len 128"):
         next(decoder.stream(prompt(129)))
+
+
+@pytest.mark.slow
+def test_default_model_fp32_graph_matches_torch(tmp_path):
+    """The real default model with its online layers: fp32 logits over a chat prompt and 32 greedy
+    steps agree with torch, zero and learned deltas alike."""
+    from personal_nl.default_model import DefaultModelMissing, load_default_model
+
+    try:
+        imported = load_default_model(cache_dir=tmp_path / "model")
+    except DefaultModelMissing as err:
+        pytest.skip(str(err))
+    big = with_online_learning(imported.model).eval()
+    decoder = OnnxDecoder(cached_export(big, directory=tmp_path / "onnx"), threads=2)
+    ids = imported.tokenizer.encode_chat([{"role": "user", "content": "Give me three tips for sleeping better."}])
+    state = learn.start(big)
+    _, _, state = learn.online_forward(big, torch.tensor([ids]), state)
+    deltas = learn.finish(big, state).model.cms
+    for cms in (None, deltas):
+        start = user_state.fresh(big, cms) if cms is not None else None
+        follow = list(stream(big, ids, Sampling(max_new_tokens=32), start))
+        assert list(decoder.stream(ids, Sampling(max_new_tokens=32), start)) == follow
+        assert max_diff(torch_logits(big, ids, follow, start), onnx_logits(decoder, ids, follow, cms)) <= ATOL
