@@ -83,12 +83,13 @@ def _rms(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 
 class _DecodeGraph(nn.Module):
     """The model's math for export, in fp32 with every weight pre-transposed so each projection is
-    ``MatMul(x, constant)``: the form onnxruntime's quantizers recognise."""
+    ``MatMul(x, constant)``, the form onnxruntime's quantizers recognise; attention, RoPE and the
+    cache growth are one GroupQueryAttention node per layer (``personal_nl.onnx_attention``)."""
 
     def __init__(self, model: HopeLM, levels: tuple[LevelKey, ...]) -> None:
         super().__init__()
         cfg = model.cfg
-        self.n_heads, self.n_kv, self.head_dim, self.eps = cfg.n_heads, cfg.kv_heads, cfg.dim_head, cfg.norm_eps
+        self.n_heads, self.n_kv, self.eps = cfg.n_heads, cfg.kv_heads, cfg.norm_eps
         self.levels = set(levels)
         self.n_levels = [len(block.cms.levels) for block in model.blocks]
 
