@@ -245,7 +245,7 @@ _ABOUT_NAME = ("What do you know about {k}?", "Have I mentioned {k}?", "What did
 _ANSWERS = ("{s}",)
 _CLOZE = ("Fill in the blank about me: {blank}", "Complete what I told you: {blank}",
           "Finish this sentence about me: {blank}")
-_ACKS = ("Got it: {s_lower}", "Noted. {s}", "Thanks for telling me. {s}", "I'll remember that {s_lower}")
+_ACKS = ("Got it: {s_lower}", "Noted. {s}", "Thanks for telling me. {s}", "Good to know: {s_lower}")
 
 
 _IRREGULAR = {"went": "go", "grew": "grow", "drove": "drive", "ran": "run", "saw": "see", "bought": "buy",
@@ -429,14 +429,50 @@ _NEGATIVE_TOPICS: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
 _NEGATIVE_ANSWERS = ("I don't know — you haven't told me {what}.", "I don't know; you haven't mentioned {what}.")
 
 
+# Topics asked about in the same forms as the told facts ("What do you know about my boss?"), so a
+# negative differs from a rehearsal by its topic alone and the model has to look at the topic.
+_NEGATIVE_NPS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("brother",), "my brother"), (("mother", "mom", "mum"), "my mum"), (("father", "dad"), "my dad"),
+    (("friend",), "my best friend"), (("wife", "husband", "partner", "married"), "my partner"),
+    (("birthday", "born"), "my birthday"), (("colour", "color"), "my favourite colour"),
+    (("food", "dish", "meal"), "my favourite food"), (("job", "work", "profession"), "my job"),
+    (("car", "drive"), "my car"), (("pet", "dog", "cat"), "my pet"), (("phone",), "my phone number"),
+    (("address", "street"), "my address"), (("movie", "film"), "my favourite movie"),
+    (("band", "music", "song"), "my favourite song"), (("daughter",), "my daughter"), (("son",), "my son"),
+    (("uncle",), "my uncle"), (("aunt",), "my aunt"), (("boss", "manager"), "my boss"),
+    (("neighbour", "neighbor"), "my neighbour"), (("book", "novel"), "my favourite book"),
+    (("sister",), "my sister"), (("grandmother", "grandma"), "my grandma"),
+    (("grandfather", "grandpa"), "my grandpa"), (("team", "sport"), "my favourite team"),
+    (("hobby", "hobbies"), "my hobby"), (("bike", "bicycle"), "my bike"),
+    (("flat", "apartment", "house", "home"), "my flat"), (("garden",), "my garden"),
+    (("drink", "coffee", "tea"), "my favourite drink"), (("holiday", "vacation", "trip"), "my last holiday"),
+    (("wedding",), "my wedding"), (("school", "university", "college", "degree"), "my university"),
+)
+
+
 def _negatives(told: Sequence[str], rng: random.Random, count: int) -> list[Dream]:
     said = {_stem(w) for text in told for w in _words(text)}
-    free = [t for t in _NEGATIVE_TOPICS if not any(_stem(w) in said for w in t[0])]
-    rng.shuffle(free)
+    told_facts = [f for text in told for f in facts(text)]
+    pool: list[tuple[str, str]] = []  # (question, what the answer says was never told)
+    for words, what, questions in _NEGATIVE_TOPICS:
+        if not any(_stem(w) in said for w in words):
+            pool.append((rng.choice(questions), what))
+    for words, np in _NEGATIVE_NPS:
+        if not any(_stem(w) in said for w in words):
+            form = rng.choice(_TOPIC_QUESTIONS + _WHAT_QUESTIONS)
+            pool.append((form.format(t=np), "about " + to_assistant(np)[0].lower() + to_assistant(np)[1:]))
+    for pattern, forms in _VERB_QUESTIONS:
+        if not any(re.search(pattern, f, re.IGNORECASE) for f in told_facts):
+            pool.append((rng.choice(forms), "that"))
+    # a topic told in one word is told in its others too ("birthday" → no "When was I born?")
+    blocked = {_stem(w) for words, *_ in (*_NEGATIVE_TOPICS, *_NEGATIVE_NPS) if any(_stem(x) in said for x in words)
+               for w in words} | {_stem(w) for f in told_facts for w in _words(f) if w.lower() not in _STOP}
+    pool = [(q, what) for q, what in pool if not any(_stem(w) in blocked for w in _words(q))]
+    rng.shuffle(pool)
     out = []
-    for _, what, questions in free[:count]:
-        q = rng.choice(questions)
-        out.append(Dream("negative", None, ((USER, q), (ASSISTANT, rng.choice(_NEGATIVE_ANSWERS).format(what=what)))))
+    for question, what in pool[:count]:
+        answer = rng.choice(_NEGATIVE_ANSWERS).format(what=what)
+        out.append(Dream("negative", None, ((USER, question), (ASSISTANT, answer))))
     return out
 
 
