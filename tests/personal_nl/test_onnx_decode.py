@@ -112,8 +112,9 @@ def test_greedy_tokens_equal_torch_and_returned_state_continues_in_torch(model, 
         assert tokens[0] == expected[0]
         state, reference = tokens[1], expected[1]
         assert state.position == reference.position == len(ids) + 24
-        # The ORT state is a torch State: torch goes on from it exactly as from its own.
+        # The ORT state is a torch State: torch goes on from it exactly as from its own, and back.
         assert list(stream(model, [7], sampling, state)) == list(stream(model, [7], sampling, reference))
+        assert list(decoder.stream([7], sampling, reference)) == list(stream(model, [7], sampling, reference))
 
 
 def _drain(gen) -> tuple[list[int], object]:
