@@ -1,0 +1,201 @@
+"""Chat, the home screen: streamed replies, slash commands, and the status line above."""
+
+from __future__ import annotations
+
+import threading
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from runtime import HopeError
+from runtime.assistant import Assistant
+from runtime.tui.messages import ReplyStreamed, TurnEnded
+from runtime.tui.widgets.chat_input import ChatInput
+from runtime.tui.widgets.status_line import StatusLine
+from runtime.tui.widgets.transcript import Reply, Transcript
+
+INCOGNITO_ON = "····· incognito: nothing from here on is learned or stored ·····"
+INCOGNITO_OFF = "····· learning again: what you say from here on is stored and learned ·····"
+COMMANDS = {
+    "/forget": "forget the newest memory (asks first)",
+    "/incognito": "incognito on or off (/incognito on|off)",
+    "/sleep": "consolidate now, and show sleep",
+    "/memories": "review what was kept",
+    "/clear": "a new conversation (what was learned stays)",
+    "/help": "every key and command",
+    "/bye": "save and quit",
+}
+
+
+class ChatScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "stop", "stop", id="chat.stop", tooltip="Stop the reply (it is not kept)"),
+    ]
+    AUTO_FOCUS = "#chat-input"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.generating = False
+        self._stop: threading.Event | None = None
+        self._reply: Reply | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine()
+        yield Transcript(id="transcript")
+        yield ChatInput(placeholder="Say something, or /help", id="chat-input")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        status = self.app.status
+        self.set_class(bool(status and status.incognito), "incognito")
+        if status and status.incognito:
+            self.run_worker(self.query_one(Transcript).notice(INCOGNITO_ON, "incognito"))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop":
+            return True if self.generating else None  # shown greyed out while nothing is generating
+        return True
+
+    @property
+    def transcript(self) -> Transcript:
+        return self.query_one(Transcript)
+
+    # -- turns ----------------------------------------------------------------------------------
+
+    async def on_input_submitted(self, event: ChatInput.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            return
+        box = self.query_one(ChatInput)
+        box.value = ""
+        box.remember(text)
+        if text.startswith("/"):
+            await self.command(text)
+        elif self.generating:
+            self.notify("One reply at a time: wait for it, or press esc to stop it.")
+        else:
+            await self.send(text)
+
+    async def send(self, text: str) -> None:
+        """Start a turn on the engine thread; a running sleep is interrupted first (it keeps nothing)."""
+        app = self.app
+        if app.sleep_progress is not None:
+            app.interrupt_sleep()
+            await self.transcript.notice("sleep stopped for you; nothing of it was kept, it starts again when idle")
+        await self.transcript.said(text)
+        self._reply = await self.transcript.reply()
+        self.generating = True
+        self.refresh_bindings()
+        stop = self._stop = threading.Event()
+        self.run_worker(app.engine.call(lambda a: self._turn(a, text, stop)), group="turn")
+
+    def _turn(self, a: Assistant, text: str, stop: threading.Event) -> None:
+        """On the engine thread: stream the reply as messages; closing the stream early keeps nothing."""
+        stream = a.turn(text)
+        try:
+            for piece in stream:
+                self.post_message(ReplyStreamed(piece))
+                if stop.is_set():
+                    stream.close()
+                    self.post_message(TurnEnded(kept=False, stopped=True))
+                    return
+        except HopeError as err:
+            self.post_message(TurnEnded(kept=False, error=str(err)))
+            return
+        self.post_message(TurnEnded(kept=not a.incognito))
+
+    async def on_reply_streamed(self, message: ReplyStreamed) -> None:
+        if self._reply is not None:
+            await self._reply.write(message.piece)
+
+    async def on_turn_ended(self, message: TurnEnded) -> None:
+        reply, self._reply = self._reply, None
+        self.generating = False
+        self._stop = None
+        self.refresh_bindings()
+        if reply is not None:
+            if message.error:
+                await reply.remove()
+                await self.transcript.notice(message.error, "error")
+            else:
+                await reply.finish("stopped: this turn was not kept" if message.stopped else None)
+        self.app.refresh_status()
+
+    def action_stop(self) -> None:
+        self.stop_generating()
+
+    def stop_generating(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+    # -- what the app tells the chat ------------------------------------------------------------
+
+    def incognito_changed(self, on: bool) -> None:
+        self.set_class(on, "incognito")
+        self.run_worker(self.transcript.notice(INCOGNITO_ON if on else INCOGNITO_OFF, "incognito" if on else ""))
+
+    def forgotten(self) -> None:
+        self.run_worker(self.transcript.notice(
+            "····· forgotten: this conversation's context was cleared too, since it could quote it ·····"))
+
+    # -- slash commands -------------------------------------------------------------------------
+
+    async def command(self, text: str) -> None:
+        name, _, arg = text.partition(" ")
+        name, arg = name.lower(), arg.strip().lower()
+        app = self.app
+        if name in ("/bye", "/exit", "/quit"):
+            await app.action_quit()
+        elif name in ("/help", "/?"):
+            await app.action_help()
+        elif name == "/memories":
+            await app.action_memories()
+        elif name == "/sleep":
+            app.start_sleep()
+            await app.action_sleep()
+        elif name == "/incognito":
+            if arg not in ("", "on", "off"):
+                await self.transcript.notice("use /incognito, /incognito on or /incognito off", "error")
+                return
+            await app.set_incognito(None if not arg else arg == "on")
+        elif name == "/clear":
+            await self._clear()
+        elif name == "/forget":
+            self._forget_newest()
+        else:
+            listing = "  ".join(COMMANDS)
+            await self.transcript.notice(f"unknown command {name}; commands: {listing}", "error")
+
+    async def _clear(self) -> None:
+        if self.generating:
+            self.notify("Stop the reply first (esc).")
+            return
+        await self.app.engine.call(lambda a: a.new_session())
+        await self.transcript.remove_children()
+        await self.transcript.notice("new conversation: the context is empty; what the model learned stays")
+        self.app.refresh_status()
+        status = await self.app.engine.call(lambda a: a.incognito)
+        self.set_class(status, "incognito")
+        if status:
+            await self.transcript.notice(INCOGNITO_ON, "incognito")
+
+    def _forget_newest(self) -> None:
+        from runtime.tui.screens.confirm import ConfirmScreen, forget_wording
+
+        async def ask() -> None:
+            rows = await self.app.engine.call(lambda a: a.memories())
+            if not rows:
+                await self.transcript.notice("there is nothing to forget: no memories are kept", "error")
+                return
+            newest = max(rows, key=lambda r: r.when)
+            title, lines = forget_wording(rows, [newest.id], self.app.now())
+
+            def done(yes: bool | None) -> None:
+                if yes:
+                    self.app.forget([newest.id])
+
+            await self.app.push_screen(ConfirmScreen(title, lines, "Forget"), done)
+
+        self.run_worker(ask(), group="ask")

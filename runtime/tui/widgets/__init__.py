@@ -1,0 +1,1 @@
+"""Widgets of the app, one per file; each shows something, none calls the engine itself."""
