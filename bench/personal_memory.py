@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import re
 import statistics
 import tempfile
 import time
@@ -73,6 +74,19 @@ def ask(model, tokenizer, deltas, question: str) -> str:
     state = user_state.fresh(model, deltas) if deltas is not None else None
     sampling = Sampling(max_new_tokens=ANSWER_TOKENS, stop_ids=tuple(tokenizer.stop_ids))
     return tokenizer.decode(list(stream(model, prompt, sampling, state)), skip_special_tokens=True)
+
+
+def learned_words() -> set[str]:
+    """What counts as a learned fact in a reply: every expected word and every name the person said."""
+    names = {w for said, _, _ in FACTS for w in re.findall(r"\b[A-Z][a-z]+\b", said[1:])} - {"May"}  # a month
+    return {w.lower() for w in names} | {want.lower() for _, _, want in FACTS}
+
+
+def confabulates(answer: str) -> bool:
+    """A learned fact given as the answer to a question the person never answered: a reply word
+    that starts with a learned word ("moths" for "moth"), or a learned number."""
+    words = re.findall(r"\w+", answer.lower())
+    return any(w.startswith(k) if not k.isdigit() else w == k for w in words for k in learned_words())
 
 
 def recall(model, tokenizer, deltas, facts) -> tuple[float, list[str]]:
@@ -148,8 +162,7 @@ def main() -> None:
             deltas = assistant.deltas()
             after, record["answers_after"] = recall(model, tok, deltas, FACTS)
             never = [ask(model, tok, deltas, q) for q in NEVER_TOLD]
-            learned = [want.lower() for _, _, want in FACTS]
-            confabulated = [any(w in a.lower() for w in learned) for a in never]
+            confabulated = [confabulates(a) for a in never]
             record["answers_never_told"] = never
             drift_text = perplexity(model, prose, deltas) / perplexity(model, prose, None)
             drift_chat = perplexity(model, chats, deltas) / perplexity(model, chats, None)

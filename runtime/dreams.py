@@ -387,7 +387,7 @@ _NEGATIVE_TOPICS: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
     (("mother", "mom", "mum"), "your mother's name", ("What is my mom's name?", "Who is my mother?")),
     (("father", "dad"), "anything about your father", ("What's my dad's name?", "What does my father do?")),
     (("friend",), "who your best friend is", ("Who is my best friend?", "What's my best friend's name?")),
-    (("wife", "husband", "partner", "girlfriend", "boyfriend", "married"), "about a partner",
+    (("wife", "husband", "partner", "girlfriend", "boyfriend", "married"), "anything about a partner",
      ("What's my partner's name?", "Who am I married to?")),
     (("birthday", "born", "birth"), "your birthday", ("When is my birthday?", "What day was I born?")),
     (("colour", "color"), "your favourite colour", ("What's my favourite colour?", "Which color do I like best?")),
@@ -398,7 +398,7 @@ _NEGATIVE_TOPICS: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
     (("grew", "hometown", "childhood", "raised"), "where you grew up", ("Where did I grow up?",
                                                                        "What's my hometown?")),
     (("car", "drive", "bike"), "what you drive", ("What car do I drive?", "What kind of car do I own?")),
-    (("pet", "dog", "cat", "animal"), "about any pets", ("What's my pet's name?", "Do I have a pet?")),
+    (("pet", "dog", "cat", "animal"), "anything about any pets", ("What's my pet's name?", "Do I have a pet?")),
     (("phone", "number"), "your phone number", ("What's my phone number?",)),
     (("street", "address", "apartment", "flat", "house"), "your address", ("What's my address?",
                                                                           "Which street do I live on?")),
@@ -409,20 +409,20 @@ _NEGATIVE_TOPICS: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
                                                                   "What music am I into?")),
     (("language", "speak"), "which languages you speak", ("What languages do I speak?",)),
     (("age", "old", "year"), "how old you are", ("How old am I?",)),
-    (("daughter", "son", "kid", "child", "children"), "about any children", ("What are my kids' names?",
+    (("daughter", "son", "kid", "child", "children"), "anything about any children", ("What are my kids' names?",
                                                                            "How many children do I have?")),
     (("university", "college", "school", "studied", "study", "degree"), "where you studied",
      ("Where did I go to university?", "What did I study?")),
     (("hobby", "hobbies"), "your hobbies", ("What are my hobbies?",)),
-    (("allergic", "allergy", "allergies"), "about any allergies", ("What am I allergic to?",)),
+    (("allergic", "allergy", "allergies"), "anything about any allergies", ("What am I allergic to?",)),
     (("team", "sport", "football", "soccer"), "your favourite team", ("Which team do I support?",)),
-    (("grandmother", "grandma", "grandfather", "grandpa"), "about your grandparents",
+    (("grandmother", "grandma", "grandfather", "grandpa"), "anything about your grandparents",
      ("What's my grandma's name?",)),
-    (("neighbour", "neighbor"), "about your neighbours", ("Who is my neighbour?",)),
-    (("boss", "manager"), "about your boss", ("What's my boss called?",)),
+    (("neighbour", "neighbor"), "anything about your neighbours", ("Who is my neighbour?",)),
+    (("boss", "manager"), "anything about your boss", ("What's my boss called?",)),
     (("book", "novel", "author"), "your favourite book", ("What's my favourite book?",)),
-    (("holiday", "vacation", "trip"), "about a trip", ("Where did I go on holiday last year?",)),
-    (("sister",), "about a sister", ("What's my sister's name?",)),
+    (("holiday", "vacation", "trip"), "anything about a trip", ("Where did I go on holiday last year?",)),
+    (("sister",), "anything about a sister", ("What's my sister's name?",)),
     (("city", "live", "town", "country", "moved"), "where you live", ("Which city do I live in?",)),
 )
 # Negatives open with "I don't know", so the first word already tells a told fact from an untold one.
@@ -450,6 +450,38 @@ _NEGATIVE_NPS: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
+# More untold topics, built as combinations so negatives cover far more than a list could.
+_RELATIONS = ("brother", "sister", "mum", "dad", "uncle", "aunt", "boss", "neighbour", "best friend", "partner",
+              "grandma", "grandpa", "colleague", "landlord", "roommate", "son", "daughter", "niece", "godmother",
+              "flatmate", "coach", "doctor")
+_ATTRIBUTES = ("name", "job", "age", "hometown", "favourite food", "birthday", "hobby", "phone number", "car",
+               "address", "email", "favourite film")
+_FAVOURITES = ("season", "fruit", "animal", "sport", "restaurant", "TV show", "board game", "flower", "city",
+               "cheese", "podcast", "song", "poem", "painter", "breakfast", "holiday destination", "number",
+               "word", "smell", "video game", "soup", "bird", "tree", "museum", "actor", "drink", "snack")
+_RELATION_FORMS = ("What's my {r}'s {a}?", "Do you know my {r}'s {a}?", "What is my {r}'s {a}?",
+                   "Tell me my {r}'s {a}.", "Can you remind me of my {r}'s {a}?")
+_FAVOURITE_FORMS = ("What's my favourite {f}?", "Which {f} do I like best?", "What is my favourite {f}?",
+                    "Do you remember my favourite {f}?", "What {f} do I love most?")
+
+
+def _combined_negatives(rng: random.Random, blocked: set[str], n: int) -> list[tuple[str, str]]:
+    """``n`` seeded untold questions about relatives' details and favourites; none names a blocked stem."""
+    out: list[tuple[str, str]] = []
+    for _ in range(n * 4):
+        if len(out) == n:
+            break
+        if rng.random() < 0.5:
+            r, a = rng.choice(_RELATIONS), rng.choice(_ATTRIBUTES)
+            question, what = rng.choice(_RELATION_FORMS).format(r=r, a=a), f"your {r}'s {a}"
+        else:
+            f = rng.choice(_FAVOURITES)
+            question, what = rng.choice(_FAVOURITE_FORMS).format(f=f), f"your favourite {f}"
+        if not any(_stem(w) in blocked for w in _words(question)) and all(q != question for q, _ in out):
+            out.append((question, what))
+    return out
+
+
 def _negatives(told: Sequence[str], rng: random.Random, count: int) -> list[Dream]:
     said = {_stem(w) for text in told for w in _words(text)}
     told_facts = [f for text in told for f in facts(text)]
@@ -460,7 +492,7 @@ def _negatives(told: Sequence[str], rng: random.Random, count: int) -> list[Drea
     for words, np in _NEGATIVE_NPS:
         if not any(_stem(w) in said for w in words):
             form = rng.choice(_TOPIC_QUESTIONS + _WHAT_QUESTIONS)
-            pool.append((form.format(t=np), "about " + to_assistant(np)[0].lower() + to_assistant(np)[1:]))
+            pool.append((form.format(t=np), "anything about " + to_assistant(np)[0].lower() + to_assistant(np)[1:]))
     for pattern, forms in _VERB_QUESTIONS:
         if not any(re.search(pattern, f, re.IGNORECASE) for f in told_facts):
             pool.append((rng.choice(forms), "that"))
@@ -469,6 +501,7 @@ def _negatives(told: Sequence[str], rng: random.Random, count: int) -> list[Drea
                for w in words} | {_stem(w) for f in told_facts for w in _words(f) if w.lower() not in _STOP}
     pool = [(q, what) for q, what in pool if not any(_stem(w) in blocked for w in _words(q))]
     rng.shuffle(pool)
+    pool = pool[:(count + 1) // 2] + _combined_negatives(rng, blocked, count - min(len(pool), (count + 1) // 2))
     out = []
     for question, what in pool[:count]:
         answer = rng.choice(_NEGATIVE_ANSWERS).format(what=what)
@@ -480,7 +513,7 @@ def _negatives(told: Sequence[str], rng: random.Random, count: int) -> list[Drea
 
 def dream(model: HopeLM, tokenizer: ChatTokenizer, statements: Sequence[str], *, seed: int,
           on_progress: Callable[[int, int], None] | None = None, should_stop: Callable[[], bool] | None = None,
-          known: Sequence[str] = (), per_fact: int = 6, negatives_per_fact: float = 0.5) -> list[Dream] | None:
+          known: Sequence[str] = (), per_fact: int = 6, negatives_per_fact: float = 1.5) -> list[Dream] | None:
     """Rehearsal dreams for ``statements`` (the user's messages, in log order), or None if
     ``should_stop`` said so. ``known`` holds earlier statements: no negative is built on their topics.
     ``model`` and ``tokenizer`` are the base model's (reserved for model-proposed wordings; the
