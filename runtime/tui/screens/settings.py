@@ -28,6 +28,13 @@ def _row(label: str, widget, hint: str = "") -> Horizontal:
                       classes="setting")
 
 
+def _same(old: object, new: object) -> bool:
+    """Category lists are sets to the person: a different order is no change."""
+    if isinstance(old, tuple) and isinstance(new, tuple):
+        return set(old) == set(new)
+    return old == new
+
+
 def retention_victims(rows: list[MemoryRow], settings: Settings, now) -> list[MemoryRow]:
     """Episodes a retention policy would forget today (shown before the change is saved)."""
     days, categories = settings.retention_days, set(settings.forget_categories)
@@ -99,7 +106,7 @@ class SettingsScreen(Screen):
     async def action_save(self) -> None:
         error = self.query_one("#settings-error", Label)
         current = self.app.settings or Settings()
-        changes = {k: v for k, v in self._read().items() if getattr(current, k) != v}
+        changes = {k: v for k, v in self._read().items() if not _same(getattr(current, k), v)}
         if not changes:
             error.update("nothing changed")
             return
