@@ -1,4 +1,5 @@
-"""Dreams: structured, checked, seeded rehearsal data from what the user said (runtime/dreams.py)."""
+"""Dreams: structured, checked, seeded rehearsal data from what the user said (runtime/dreams.py,
+runtime/rehearsal.py)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,8 @@ import re
 import pytest
 
 from personal_nl.importers import import_model
-from runtime.dreams import (
-    Dream,
-    chat_example,
-    dream,
-    examples_from_dreams,
-    facts,
-    key_words,
-    passes_checks,
-    replay_set,
-    to_assistant,
-)
+from runtime.dreams import Dream, chat_example, dream, examples_from_dreams, replay_set
+from runtime.rehearsal import facts, key_words, passes_checks, to_assistant
 from tests.personal_nl.llama_fakes import random_llama, train_tokenizer, write_hf_folder
 
 STATEMENTS = [
