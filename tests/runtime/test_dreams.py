@@ -3,6 +3,7 @@ runtime/rehearsal.py)."""
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
@@ -147,3 +148,17 @@ def test_no_bench_question_appears_in_the_dreams_of_the_bench_facts(tiny):
     assert len(texts) > 300
     for question in [q for _, q, _ in FACTS] + NEVER_TOLD:
         assert not any(norm(question) in t for t in texts), question
+
+
+def test_questions_turn_the_main_clause_around_its_answer():
+    from runtime.rehearsal import rehearse
+
+    def questions(fact: str) -> set[str]:
+        return {turns[0][1] for kind, turns in rehearse(fact, random.Random(0), per_fact=50) if kind == "qa"}
+
+    assert {"What am I scared of?"} <= questions("I'm really scared of moths, weirdly.")
+    assert {"What do I play?"} <= questions("I play the bassoon in a community orchestra on Thursdays.")
+    assert {"What does my partner teach?"} <= questions("My partner Rasmus teaches chemistry at a school.")
+    assert {"Where did I grow up?"} <= questions("I grew up in a tiny town called Vinstra.")
+    assert key_words("I play the bassoon in a community orchestra on Thursdays.") == ("Thursdays", "bassoon")
+    assert key_words("I'm really scared of moths, weirdly.") == ("moths",)
