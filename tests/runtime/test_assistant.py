@@ -11,24 +11,8 @@ from privacy import StoreFull, WrongPassphrase
 from runtime import HopeError
 from runtime.assistant import Assistant
 from runtime.users import create_user, list_users, unlock
-from tests.runtime.tiny_brain import speak_plain_words, tiny_brain
 
 PASS = "correct horse battery"
-
-
-@pytest.fixture(scope="module")
-def brain():
-    return tiny_brain()
-
-
-@pytest.fixture(autouse=True)
-def plain_words(brain, monkeypatch):
-    speak_plain_words(monkeypatch, brain)
-
-
-@pytest.fixture
-def root(tmp_path):
-    return tmp_path / "data"
 
 
 def new_assistant(brain, root, name="ana"):
@@ -37,6 +21,11 @@ def new_assistant(brain, root, name="ana"):
 
 def say(assistant, text):
     return "".join(assistant.turn(text))
+
+
+def stored_bytes(root, user="ana"):
+    """Every byte of the user's store folder (database, WAL, journal), for grepping."""
+    return b"".join(p.read_bytes() for p in (root / "users" / user).iterdir() if p.is_file())
 
 
 def logical_content(assistant):
@@ -87,8 +76,7 @@ def test_never_learn_categories_are_replaced_before_the_model_reads_them(brain, 
     view = a.episode(a.memories()[0].id)
     assert "4111" not in view.learned and "4111" not in view.user and "card" in view.flags
     a.close(sleep=False)
-    raw = b"".join(p.read_bytes() for p in (root / "users" / "ana").iterdir() if p.is_file())
-    assert b"4111" not in raw
+    assert b"4111" not in stored_bytes(root)
 
 
 def test_sleep_consolidates_and_resets_the_fast_levels(brain, root):
@@ -142,8 +130,7 @@ def test_forget_leaves_the_state_a_replay_without_the_episode_gives(brain, root)
         a.forget([target])
     assert a.verify_audit()
     a.close(sleep=False)
-    raw = b"".join(p.read_bytes() for p in (root / "users" / "ana").iterdir() if p.is_file())
-    assert b"pancakes" not in raw
+    assert b"pancakes" not in stored_bytes(root)
 
 
 def test_forgetting_an_episode_before_a_sleep_replays_that_sleep(brain, root):
@@ -175,8 +162,7 @@ def test_redact_is_forget_plus_learning_the_redacted_text_in_its_place(brain, ro
     with pytest.raises(HopeError, match="spans"):
         a.redact(rows[0].id, [(5, 3)])
     a.close(sleep=False)
-    raw = b"".join(p.read_bytes() for p in (root / "users" / "ana").iterdir() if p.is_file())
-    assert b"Oskar" not in raw
+    assert b"Oskar" not in stored_bytes(root)
 
 
 def test_retention_policy_forgets_old_and_flagged_episodes(brain, root):

@@ -8,12 +8,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from runtime.assistant import Assistant
 from runtime.users import create_user, unlock
 from tests.runtime.test_assistant import PASS, say
-from tests.runtime.tiny_brain import speak_plain_words, tiny_brain
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,16 +39,6 @@ CHILD = textwrap.dedent("""
         a.redact(a.memories()[1].id, [(0, 2)], verify=False)
     print("not killed")
 """).format(passphrase=PASS)
-
-
-@pytest.fixture(scope="module")
-def brain():
-    return tiny_brain()
-
-
-@pytest.fixture(autouse=True)
-def plain_words(brain, monkeypatch):
-    speak_plain_words(monkeypatch, brain)
 
 
 def kill_during(root, action):
