@@ -11,6 +11,7 @@ import typer
 
 from privacy import PrivacyError
 from runtime import HopeError
+from runtime.cli.app import app_command
 from runtime.cli.chat import ask, chat
 from runtime.cli.manage import audit_app, bench, init, settings_app, sleep, status_command
 from runtime.cli.memories import memories_app
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 app.command("init")(init)
 app.command("chat")(chat)
+app.command("app")(app_command)
 app.command("ask")(ask)
 app.add_typer(memories_app, name="memories")
 app.command("sleep")(sleep)

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import Annotated
 
-import typer
-
+from runtime.cli.session import DataDirOpt, ModelOpt, PassFdOpt, UserOpt, data_root
 from runtime.users import passphrase_from
 
 
-def app_command(
-    user: Annotated[str | None, typer.Option("--user", "-u", help="Who to unlock (or create, if new).")] = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where users' stores live "
-                                                   "(default: $HOPE_DATA_DIR or the platform's data folder).")] = None,
-    passphrase_fd: Annotated[int | None, typer.Option("--passphrase-fd", help="Read the passphrase from this file "
-                                                      "descriptor (scripts); $HOPE_PASSPHRASE works too.")] = None,
-) -> None:
+def app_command(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassFdOpt = None,
+                model: ModelOpt = None) -> None:
     """Open the app: chat that learns, your memories one key away (f2), sleep (f3), audit (f5).
 
-    Examples: `hope app`, `hope app --user ana`, `HOPE_PASSPHRASE=... hope app --user ana --data-dir /tmp/h`
+    The app asks for the passphrase unless $HOPE_PASSPHRASE or --passphrase-fd gives it.
+
+    Examples: `hope app`, `hope app --user ana`, `hope app --data-dir /tmp/hope --model ~/models/qwen`
     """
+    from runtime.brain import Brain
     from runtime.tui.app import HopeApp  # deferred: the rest of the CLI never loads Textual
 
-    HopeApp(root=data_dir, user=user, passphrase=passphrase_from(passphrase_fd)).run()
+    factory = Brain.default if model is None else partial(Brain.from_folder, Path(model).expanduser())
+    HopeApp(root=data_root(data_dir), brain_factory=factory, user=user,
+            passphrase=passphrase_from(passphrase_fd)).run()

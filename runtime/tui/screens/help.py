@@ -31,7 +31,6 @@ class HelpScreen(Screen):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
-            yield Label("Keys", classes="header")
             yield DataTable(id="help-keys", cursor_type="row", zebra_stripes=True)
             yield Label("Slash commands (type them in chat)", classes="section")
             yield Static("\n".join(f"{name:<11} {what}" for name, what in COMMANDS.items()), markup=False,

@@ -18,8 +18,8 @@ ABOUT = ("Awake, the model learns each exchange in its fast levels. Asleep, it d
 
 class SleepScreen(Screen):
     BINDINGS = [
-        Binding("s", "start", "sleep now", id="sleep.start", tooltip="Sleep now"),
-        Binding("escape", "back", "stop / back", id="sleep.back", tooltip="Stop the sleep, else back"),
+        Binding("s", "start", "sleep", id="sleep.start", tooltip="Sleep now"),
+        Binding("escape", "back", "back", id="sleep.back", tooltip="Stop the sleep, else back"),
     ]
 
     def compose(self) -> ComposeResult:

@@ -35,7 +35,7 @@ class StatusLine(Horizontal):
             left.update("hope")
             right.update("")
             return
-        left.update(f"hope · {st.model} · {st.user}")
+        left.update(f"hope · {st.user} · {st.model}")  # the model's name is what a narrow screen cuts
         self.set_class(st.incognito, "incognito")
         parts = ["incognito · not learning" if st.incognito else "learning ●"]
         if not st.incognito or st.tokens_since_sleep:
