@@ -122,7 +122,7 @@ def chat(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassF
     if not plain and sys.stdin.isatty() and sys.stdout.isatty():
         from runtime.cli.app import app_command
 
-        app_command(user=user, data_dir=data_dir, model=model)
+        app_command(user=user, data_dir=data_dir, passphrase_fd=passphrase_fd, model=model)
         return
     interactive = sys.stdin.isatty()
     with assistant(user, data_dir, passphrase_fd, model, sleep_on_close=True) as a:
