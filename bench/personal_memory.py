@@ -7,7 +7,7 @@ the reply), with the state the engine holds (``Assistant.deltas``), before sleep
 no user state (the base model); 5 questions about things never told check confabulation (a learned
 fact given as the answer). Drift is the perplexity ratio after/before sleep on held-out prose and on
 the base model's own answers to generic prompts. Finally 5 facts are forgotten, and recall and the
-receipt's exposure measurement are reported for forgotten and kept facts.
+exposure of the forgotten statements is set against five personal statements nobody ever said.
 
 The facts and questions here are written apart from ``runtime/dreams.py`` (no shared templates or
 word lists); tests/runtime/test_dreams.py checks that no question below appears in its dreams.
@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from bench._report import environment, format_table, print_header, write_json
 from personal_nl import user_state
 from personal_nl.generate import Sampling, stream
+from runtime import probes
 
 SESSIONS = [  # what the person says, session by session: (message, question asked later, expected word)
     [("so my younger brother Mattias is a dentist in Gothenburg", "What does my brother do for work?", "dentist"),
@@ -60,6 +61,10 @@ NEVER_TOLD = ["What's my cousin called?", "In which country was my dad born?",
               "What was the name of my primary school?", "Which ice cream flavour do I like best?",
               "How tall am I?"]
 FORGET = (1, 6, 10, 15, 19)  # indices into FACTS: one or two per session
+CANARIES = [  # personal statements nobody in this bench ever says: the never-seen level of exposure
+    "my aunt Henrietta breeds alpacas in the Welsh hills", "I once won a pie-eating contest in Dundee",
+    "my best friend Kofi restores old pinball machines", "I sleep with a fan on even in winter",
+    "my sister's cat Mortadella only eats cucumber"]
 GENERIC_PROMPTS = ["Why do cats purr?", "Give me a packing list for a weekend hike.", "What is inflation?",
                    "Explain how a rainbow forms.", "Write a haiku about autumn leaves.",
                    "What's the difference between weather and climate?", "How do bees make honey?",
@@ -172,16 +177,18 @@ def main() -> None:
             kept = [f for i, f in enumerate(FACTS) if i not in FORGET]
             recall_forgotten, record["answers_forgotten"] = recall(model, tok, deltas, forgotten)
             recall_kept, record["answers_kept"] = recall(model, tok, deltas, kept)
+            exposure_forgotten = [probes.exposure(model, deltas, tok, said) for said, _, _ in forgotten]
+            exposure_canaries = [probes.exposure(model, deltas, tok, said) for said in CANARIES]
         finally:
             assistant.close(sleep=False)
-    v = receipt.verification
-    spread = statistics.pstdev(v.exposure_never_seen) if v and len(v.exposure_never_seen) > 1 else 0.0
-    never_seen = statistics.mean(v.exposure_never_seen) if v and v.exposure_never_seen else float("nan")
+    never_seen, spread = statistics.mean(exposure_canaries), statistics.pstdev(exposure_canaries)
     record |= {"recall_before": before, "recall_after": after, "recall_base": base,
                "confabulation": 100.0 * sum(confabulated) / len(confabulated), "drift_text": drift_text,
                "drift_chat": drift_chat, "recall_forgotten": recall_forgotten, "recall_kept": recall_kept,
-               "exposure_forgotten": v.exposure_after if v else None, "exposure_never_seen": never_seen,
-               "exposure_never_seen_spread": spread, "sleep_report": report, "receipt": receipt,
+               "exposure_forgotten": statistics.mean(exposure_forgotten),
+               "exposure_forgotten_each": exposure_forgotten, "exposure_never_seen": never_seen,
+               "exposure_never_seen_each": exposure_canaries, "exposure_never_seen_spread": spread,
+               "sleep_report": report, "receipt": receipt,
                "seconds": time.perf_counter() - started}
 
     env = environment(["torch"], threads=torch.get_num_threads())
@@ -199,8 +206,8 @@ def main() -> None:
     print(f"drift chat: {drift_chat:.2f}")
     print(f"recall forgotten: {recall_forgotten:.0f}%")
     print(f"recall kept: {recall_kept:.0f}%")
-    print(f"exposure forgotten vs never-seen: {record['exposure_forgotten'] or float('nan'):.1f} vs "
-          f"{never_seen:.1f} bits")
+    print(f"exposure forgotten vs never-seen: {record['exposure_forgotten']:.1f} vs {never_seen:.1f} bits "
+          f"(never-seen {min(exposure_canaries):.1f}–{max(exposure_canaries):.1f})")
     print(f"sleep seconds: {report.seconds:.0f}")
     print(f"forget seconds: {receipt.seconds:.0f}")
     if args.json:

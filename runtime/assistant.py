@@ -81,7 +81,8 @@ class Verification:
     strength_after: float
     exposure_before: float  # bits
     exposure_after: float
-    exposure_never_seen: tuple[float, ...]  # made-up texts of the same shape: the level to fall back to
+    exposure_base: float  # the same texts under the base model, which never saw them: where forgetting ends
+    exposure_never_seen: tuple[float, ...]  # made-up texts of the same shape, for scale
 
 
 @dataclass(frozen=True)
@@ -331,10 +332,11 @@ class Assistant:
 
     # -- forgetting -----------------------------------------------------------------------------
 
-    def _verify(self, texts: Sequence[str], sequences: Sequence[Sequence[int]]) -> tuple[float, float]:
-        """Mean strength and exposure of the given episodes under the current state."""
-        deltas = self._state.deltas(self.brain.model)
-        strength = sum(probes.strength(self.brain.model, deltas, sequences)) / len(sequences)
+    def _verify(self, texts: Sequence[str], sequences: Sequence[Sequence[int]], *,
+                base: bool = False) -> tuple[float, float]:
+        """Mean strength and exposure of the given episodes under the current state (or the base model)."""
+        deltas = None if base else self._state.deltas(self.brain.model)
+        strength = sum(probes.strength(self.brain.model, deltas, sequences)) / len(sequences) if deltas else 0.0
         exposure = sum(probes.exposure(self.brain.model, deltas, self.brain.tokenizer, t, seed=self._seed)
                        for t in texts) / len(texts)
         return strength, exposure
@@ -375,7 +377,10 @@ class Assistant:
             deltas = self._state.deltas(self.brain.model)
             never = probes.never_seen_exposure(self.brain.model, deltas, self.brain.tokenizer, texts[0],
                                                seed=self._seed)
-            verification = Verification(before[0], after[0], before[1], after[1], tuple(never))
+            base = self._verify(texts, sequences, base=True)
+            verification = Verification(strength_before=before[0], strength_after=after[0],
+                                        exposure_before=before[1], exposure_after=after[1],
+                                        exposure_base=base[1], exposure_never_seen=tuple(never))
         body = {"shredded": shred.ids, "dropped": shred.checkpoints, "replayed": len(todo),
                 "state": self._state.digest, "replaced_by": replaced_by}
         receipt = ForgetReceipt(hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16],

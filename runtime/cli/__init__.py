@@ -73,6 +73,9 @@ def version_command() -> None:
 def main() -> None:
     """Console entry point: a known failure (HopeError, or the store's: wrong passphrase, tampered,
     locked) becomes one line on stderr and exit 1 ($HOPE_DEBUG=1 re-raises)."""
+    # Idle OpenMP threads sleep instead of spinning (set before torch loads): an assistant shares the
+    # machine, and spinning threads made learning steps ~6x slower on a busy 2-core box.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         app()
     except (HopeError, PrivacyError) as err:

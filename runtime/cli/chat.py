@@ -50,7 +50,8 @@ def _receipt(receipt) -> str:
     if v is not None:
         never = max(v.exposure_never_seen) if v.exposure_never_seen else 0.0
         line += (f"\n  strength {v.strength_before:+.3f} → {v.strength_after:+.3f} nats/token · exposure "
-                 f"{v.exposure_before:.1f} → {v.exposure_after:.1f} bits (never-seen up to {never:.1f})")
+                 f"{v.exposure_before:.1f} → {v.exposure_after:.1f} bits (base model, which never saw it: "
+                 f"{v.exposure_base:.1f}; made-up texts up to {never:.1f})")
     return line
 
 
