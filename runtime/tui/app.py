@@ -232,6 +232,8 @@ class HopeApp(App[None]):
     # -- actions shared by screens --------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if isinstance(self.screen, ModalScreen) and action != "quit":
+            return False  # a question or a job in progress owns the screen until it is answered or done
         if action in ("memories", "sleep", "incognito", "audit", "settings"):
             return self.engine.is_open and self.chat is not None and not self._quitting
         return True
@@ -270,9 +272,10 @@ class HopeApp(App[None]):
 
         await self._goto(SettingsScreen)
 
-    async def action_incognito(self) -> None:
-        await self.set_incognito(None)
+    def action_incognito(self) -> None:
+        self.set_incognito(None)
 
+    @work(group="incognito")
     async def set_incognito(self, on: bool | None) -> None:
         """Turn incognito on, off, or (None) over; the chat says what that means from here on."""
         def job(a: Assistant) -> bool:

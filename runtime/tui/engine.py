@@ -40,15 +40,13 @@ class Engine:
     def _submit(self, fn: Callable[[], T]) -> Future[T]:
         with self._lock:
             self._jobs += 1
+        future = self._pool.submit(fn)
+        future.add_done_callback(self._done)  # also runs for a job cancelled before it started
+        return future
 
-        def run() -> T:
-            try:
-                return fn()
-            finally:
-                with self._lock:
-                    self._jobs -= 1
-
-        return self._pool.submit(run)
+    def _done(self, _future: Future) -> None:
+        with self._lock:
+            self._jobs -= 1
 
     async def run(self, fn: Callable[..., T], /, *args: object, **kwargs: object) -> T:
         """Run ``fn(*args, **kwargs)`` on the engine thread, after everything queued before it."""

@@ -137,8 +137,13 @@ class ChatScreen(Screen):
         self.run_worker(self.transcript.notice(INCOGNITO_ON if on else INCOGNITO_OFF, "incognito" if on else ""))
 
     def forgotten(self) -> None:
-        self.run_worker(self.transcript.notice(
-            "····· forgotten: this conversation's context was cleared too, since it could quote it ·····"))
+        """The engine cleared the conversation's context (it could quote what was forgotten): so does the screen."""
+        async def clear() -> None:
+            await self.transcript.remove_children()
+            await self.transcript.notice(
+                "····· forgotten: this conversation's context was cleared too, since it could quote it ·····")
+
+        self.run_worker(clear(), group="clear")
 
     # -- slash commands -------------------------------------------------------------------------
 
@@ -159,9 +164,9 @@ class ChatScreen(Screen):
             if arg not in ("", "on", "off"):
                 await self.transcript.notice("use /incognito, /incognito on or /incognito off", "error")
                 return
-            await app.set_incognito(None if not arg else arg == "on")
+            app.set_incognito(None if not arg else arg == "on")
         elif name == "/clear":
-            await self._clear()
+            self.run_worker(self._clear(), group="clear")
         elif name == "/forget":
             self._forget_newest()
         else:

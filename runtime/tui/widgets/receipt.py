@@ -26,7 +26,8 @@ def receipt_lines(r: ForgetReceipt) -> list[str]:
         never = ""
         if v.exposure_never_seen:
             never = f" · never-seen texts {min(v.exposure_never_seen):.1f}–{max(v.exposure_never_seen):.1f}"
-        lines.append(f"exposure {v.exposure_before:.1f} → {v.exposure_after:.1f} bits{never}")
+        lines.append(f"exposure {v.exposure_before:.1f} → {v.exposure_after:.1f} bits · "
+                     f"base model {v.exposure_base:.1f}{never}")
     return lines
 
 

@@ -1,4 +1,4 @@
-"""The app on the tiny model and a temporary data directory."""
+"""The app on the tiny brain (tests/runtime/conftest.py: plain-word replies, a fresh data folder)."""
 
 from __future__ import annotations
 
@@ -6,25 +6,17 @@ import pytest
 import torch
 
 from runtime.users import create_user
-from tests.runtime.tiny_brain import tiny_brain
 from tests.runtime.tui.helpers import PASS, make_app
 
 
-@pytest.fixture(scope="session")
-def brain():
-    return tiny_brain(max_new_tokens=6)
-
-
-@pytest.fixture
-def root(tmp_path):
-    return tmp_path / "data"
-
-
 @pytest.fixture(autouse=True)
-def plain_words(brain, monkeypatch):
-    """Replies of plain words (as tests/runtime/test_conversation.py does), so they read as text."""
-    words = torch.tensor(brain.tokenizer.encode(" the lazy dog fox", add_special_tokens=False))
-    monkeypatch.setattr("personal_nl.generate.pick", lambda logits, *rest: int(words[logits[words].argmax()]))
+def one_torch_thread():
+    """The tiny model's ops are microseconds; with two intra-op threads on a busy two-core machine they
+    wait on each other (a redact took 13 s instead of 0.3 s), so these tests use one."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -25,12 +25,13 @@ def make_app(brain, root, **kwargs) -> HopeApp:
     return HopeApp(root=root, brain_factory=lambda: brain, **kwargs)
 
 
-async def until(pilot, predicate: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+async def until(pilot, predicate: Callable[[], object], what: str | Callable[[], str],
+                timeout: float = 120.0) -> None:
     """Let the app run until ``predicate()`` holds (engine jobs finish on their own thread)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
         await pilot.pause(0.02)
 
 
@@ -69,7 +70,9 @@ async def say(pilot, text: str) -> None:
 async def idle(pilot) -> None:
     """Wait until the engine thread has nothing queued, then let the UI catch up."""
     app = pilot.app
-    await until(pilot, lambda: not app.engine.busy and all(w.is_finished for w in app.workers), "the engine")
+    await until(pilot, lambda: not app.engine.busy and all(w.is_finished for w in app.workers),
+                lambda: f"the engine (busy: {app.engine.busy}; unfinished: "
+                        f"{[(w.name, w.group, w.state.name) for w in app.workers if not w.is_finished]})")
     await pilot.pause()
 
 

@@ -30,7 +30,7 @@ ROWS = [
 ]
 STRENGTHS = {_id(1): 0.12, _id(2): 0.65, _id(3): 0.31, _id(4): 0.82}
 RECEIPT = ForgetReceipt("7f3a9c1e5b2d4f60", (_id(9),), ("c0" * 16, "c1" * 16), 11, "91c0" + "5e" * 30, 41.2,
-                        Verification(0.653, 0.021, 18.2, 1.3, (1.1, 0.9, 1.4, 1.0)))
+                        Verification(0.653, 0.021, 18.2, 1.3, 1.2, (1.1, 0.9, 1.4, 1.0)))
 ACTIONS = ["create", "setting", "append", "append", "checkpoint", "append", "shred", "checkpoint", "append"]
 AUDIT = tuple(AuditEvent(i, action, () if action == "create" else (_id(20 + i),), (), NOW - timedelta(hours=30 - i),
                          f"{i:x}" * 64) for i, action in enumerate(ACTIONS))

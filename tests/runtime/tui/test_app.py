@@ -89,3 +89,18 @@ async def test_the_engine_runs_every_call_on_one_thread_in_order():
     assert len({t for t, _ in seen}) == 1 and seen[0][0] != threading.get_ident()
     assert not engine.busy
     engine.shutdown()
+
+
+async def test_a_job_cancelled_while_queued_leaves_the_engine_idle():
+    """A screen that closes cancels its worker's queued call; the engine must not count it as busy."""
+    engine = Engine()
+    gate = threading.Event()
+    first = asyncio.ensure_future(engine.run(gate.wait, 10))
+    queued = asyncio.ensure_future(engine.run(lambda: "never"))
+    await asyncio.sleep(0.05)
+    queued.cancel()
+    gate.set()
+    assert await first is True
+    await asyncio.sleep(0.05)
+    assert not engine.busy
+    engine.shutdown()
