@@ -28,6 +28,10 @@ class MemoriesScreen(Screen):
     ]
     AUTO_FOCUS = "#memory-table"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending = 0
+
     def compose(self) -> ComposeResult:
         with Horizontal(id="memories-header", classes="header"):
             yield Label("Memories", id="memories-title")
@@ -47,18 +51,19 @@ class MemoriesScreen(Screen):
     @work(exclusive=True, group="memories")
     async def load(self) -> None:
         """The rows first, then the strengths (two forwards per episode, so they come a moment later)."""
-        rows = await self.app.engine.call(lambda a: a.memories())
+        rows, status = await self.app.engine.call(lambda a: (a.memories(), a.status()))
         self.table.show(rows)
-        self._describe()
+        self._describe(status.pending)
         if rows:
             strengths = await self.app.engine.call(lambda a: a.strengths([r.id for r in rows]))
             self.table.show(strengths=strengths)
 
-    def _describe(self) -> None:
+    def _describe(self, pending: int | None = None) -> None:
         rows = self.table.rows_all
-        fast = sum(r.state == "fast" for r in rows)
+        if pending is not None:  # the engine's count: a redacted episode can be awaiting sleep too
+            self.pending = pending
         self.query_one("#memories-title", Label).update(
-            f"Memories · {fmt.plural(len(rows), 'episode')} · {fast} awaiting sleep")
+            f"Memories · {fmt.plural(len(rows), 'episode')} · {self.pending} awaiting sleep")
         self.query_one("#memories-sort", Label).update(f"sort: {self.table.sort_by} ▾")
         self.query_one("#memories-empty", Label).update(
             "" if rows else "Nothing is kept yet: what you say in chat (outside incognito) shows up here.")

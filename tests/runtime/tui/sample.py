@@ -25,7 +25,7 @@ ROWS = [
     MemoryRow(_id(1), NOW - timedelta(days=10), "mail me at ana@example.org about the trip", ("email",), "slept", 41),
     MemoryRow(_id(2), NOW - timedelta(days=3), "I can't eat shellfish", (), "slept", 35),
     MemoryRow(_id(3), NOW - timedelta(days=1), "my card is [CARD] can you remind me to pay it on Friday",
-              ("card",), "slept", 52),
+              ("card",), "fast", 52),
     MemoryRow(_id(4), NOW - timedelta(minutes=88), "btw my sister Lena just moved to Bergen", (), "fast", 58),
 ]
 STRENGTHS = {_id(1): 0.12, _id(2): 0.65, _id(3): 0.31, _id(4): 0.82}

@@ -89,6 +89,7 @@ async def test_redact_a_selected_span(app):
         await idle(pilot)
         assert column(table, "preview")[0] == "my neighbour [REDACTED] [REDACTED] owes me money"
         assert column(table, "state")[0] == "redacted"
+        assert "2 awaiting sleep" in str(app.screen.query_one("#memories-title").content)  # redacted is pending too
         view = await app.engine.call(lambda a: a.episode(receipt.replaced_by))
         assert "Oskar" not in view.user and "Brandt" not in view.user
 
