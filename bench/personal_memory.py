@@ -135,6 +135,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", default=None, help="write the full record (every answer) here")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="the user's seed: dreams and sleep follow from it")
     parser.add_argument("--reply-tokens", type=int, default=48, help="reply length while the facts are told")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -150,7 +151,7 @@ def main() -> None:
     record: dict = {"facts": FACTS, "never_told": NEVER_TOLD, "forget": FORGET, "sleep_config": brain.sleep}
     with tempfile.TemporaryDirectory(prefix="hope-bench-") as root:
         vault = create_user("bench", "correct horse battery", root=Path(root))
-        assistant = Assistant.open(vault, brain)
+        assistant = Assistant.open(vault, brain, seed=args.seed)
         try:
             told = time.perf_counter()
             for session in SESSIONS:

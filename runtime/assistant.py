@@ -123,15 +123,19 @@ def _seed_for(user_seed: int, *parts: object) -> int:
 
 
 class Assistant:
-    def __init__(self, brain: Brain, store: Store, user: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, brain: Brain, store: Store, user: str, *, clock: Callable[[], float] = time.monotonic,
+                 seed: int | None = None) -> None:
         self.brain = brain
         self._store = store
         self.user = user
         self._clock = clock
-        seed = store.get_setting("seed")
-        if seed is None:
-            seed = int.from_bytes(hashlib.sha256(store.audit.entries()[0].hash.encode()).digest()[:4], "big")
+        stored = store.get_setting("seed")
+        if stored is None:  # a new user: the seed of all their learning, kept for every replay
+            if seed is None:
+                seed = int.from_bytes(hashlib.sha256(store.audit.entries()[0].hash.encode()).digest()[:4], "big")
             store.set_setting("seed", seed)
+        else:
+            seed = stored
         self._seed = int(seed)
         self.settings = Settings.load(store)
         self._state = UserState.initial(brain.model, brain.sleep, self._seed)
@@ -146,12 +150,13 @@ class Assistant:
 
     @classmethod
     def open(cls, vault: Vault, brain: Brain, *, on_progress: OnProgress | None = None,
-             clock: Callable[[], float] = time.monotonic) -> Assistant:
+             clock: Callable[[], float] = time.monotonic, seed: int | None = None) -> Assistant:
         """Open the user's store and rebuild their state: newest checkpoint, then the log after it.
-        A redaction a crash left half-done is finished; the retention policy is applied."""
+        A redaction a crash left half-done is finished; the retention policy is applied. ``seed``
+        fixes a new user's seed (benchmarks); a user's seed never changes once set."""
         store = vault.open_store()
         try:
-            assistant = cls(brain, store, vault.user, clock=clock)
+            assistant = cls(brain, store, vault.user, clock=clock, seed=seed)
             assistant._finish_redactions()
             assistant._state, todo = assistant._restore()
             assistant._set_state(assistant._replay(assistant._state, todo, on_progress))

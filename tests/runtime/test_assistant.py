@@ -230,3 +230,14 @@ def test_a_full_disk_refuses_the_turn_cleanly_and_loses_nothing(brain, root):
     say(a, "my dog is called Rex")
     assert len(a.memories()) == 2 and a.verify_audit()
     a.close(sleep=False)
+
+
+def test_the_same_seed_and_log_give_the_same_state_for_two_users(brain, tmp_path):
+    hashes = []
+    for name in ("ana", "ben"):
+        a = Assistant.open(create_user(name, PASS, root=tmp_path), brain, seed=7)
+        say(a, "I like green tea")
+        a.sleep()
+        hashes.append(a.state_hash)
+        a.close(sleep=False)
+    assert hashes[0] == hashes[1]
