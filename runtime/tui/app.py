@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import events, work
 from textual.app import App
@@ -21,13 +22,17 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
 from runtime import HopeError
-from runtime.assistant import Assistant, SleepReport, Status
+from runtime.assistant import Assistant, ForgetReceipt, SleepReport, Status
 from runtime.brain import Brain
 from runtime.settings import Settings
 from runtime.sleep import Progress
+from runtime.tui import format as fmt
 from runtime.tui.engine import Engine
 from runtime.tui.messages import SleepFinished, SleepProgressed, WorkProgressed
 from runtime.users import users_dir
+
+if TYPE_CHECKING:
+    from runtime.tui.screens.chat import ChatScreen
 
 KEYMAP_FILE = "keymap.toml"  # in the data directory: [keymap] "app.memories" = "f7"
 
@@ -74,7 +79,7 @@ class HopeApp(App[None]):
         self.now = now
         self.engine = Engine(assistant)
         self.keymap = dict(keymap or {})
-        self.chat = None  # the ChatScreen, once a user is unlocked
+        self.chat: ChatScreen | None = None  # once a user is unlocked
         self.brain: Brain | None = assistant.brain if assistant is not None else None
         self._brain_ready = threading.Event()
         self._last_input = clock()
@@ -294,19 +299,30 @@ class HopeApp(App[None]):
                 await self.pop_screen()
             await self.pop_screen()
 
-    @work(group="forget")
-    async def forget(self, ids: Sequence[str], leave: Screen | None = None) -> None:
+    def forget(self, ids: Sequence[str], leave: Screen | None = None) -> None:
         """Forget episodes behind a progress screen, then show the receipt."""
+        ids = list(ids)
+        self._erase(f"Forgetting {fmt.plural(len(ids), 'memory', 'memories')}…", "nothing was forgotten",
+                    lambda a, report: a.forget(ids, on_progress=report), leave)
+
+    def redact(self, rid: str, spans: Sequence[tuple[int, int]], leave: Screen | None = None) -> None:
+        """Redact spans of one episode (forget it, learn the redacted text in its place), then show the receipt."""
+        spans = list(spans)
+        self._erase("Redacting…", "nothing was redacted",
+                    lambda a, report: a.redact(rid, spans, on_progress=report), leave)
+
+    @work(group="forget")
+    async def _erase(self, title: str, refused: str, call: Callable[[Assistant, Callable], ForgetReceipt],
+                     leave: Screen | None) -> None:
         from runtime.tui.screens.receipt import ReceiptScreen, WorkScreen
 
-        ids = list(ids)
         await self._leave(leave)
-        busy = WorkScreen(f"Forgetting {len(ids)} {'memory' if len(ids) == 1 else 'memories'}…")
+        busy = WorkScreen(title)
         await self.push_screen(busy)
         try:
-            receipt = await self.engine.call(lambda a: a.forget(ids, on_progress=busy.report))
+            receipt = await self.engine.call(lambda a: call(a, busy.report))
         except HopeError as err:
-            self.notify(str(err), title="nothing was forgotten", severity="error")
+            self.notify(str(err), title=refused, severity="error")
             return
         finally:
             await busy.dismiss()
@@ -314,26 +330,6 @@ class HopeApp(App[None]):
         if self.chat is not None:
             self.chat.forgotten()
         await self.push_screen(ReceiptScreen(receipt))
-
-    @work(group="forget")
-    async def redact(self, rid: str, spans: Sequence[tuple[int, int]], leave: Screen | None = None) -> None:
-        """Redact spans of one episode (forget it, learn the redacted text in its place)."""
-        from runtime.tui.screens.receipt import ReceiptScreen, WorkScreen
-
-        await self._leave(leave)
-        busy = WorkScreen("Redacting…")
-        await self.push_screen(busy)
-        try:
-            receipt = await self.engine.call(lambda a: a.redact(rid, list(spans), on_progress=busy.report))
-        except HopeError as err:
-            self.notify(str(err), title="nothing was redacted", severity="error")
-            return
-        finally:
-            await busy.dismiss()
-        self.refresh_status()
-        if self.chat is not None:
-            self.chat.forgotten()
-        await self.push_screen(ReceiptScreen(receipt, redacted=True))
 
     async def update_settings(self, **changes: object) -> Settings:
         """Apply setting changes (HopeError if a value is refused); the retention policy runs at once."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from runtime.assistant import ForgetReceipt, SleepReport
+from runtime.assistant import SleepReport
 from runtime.sleep import Progress
 
 
@@ -57,14 +57,3 @@ class WorkProgressed(Message):
     def __init__(self, progress: Progress) -> None:
         super().__init__()
         self.progress = progress
-
-
-class ForgetCompleted(Message):
-    """Episodes were forgotten (or one redacted); the receipt says what was done and measured."""
-
-    bubble = False
-
-    def __init__(self, receipt: ForgetReceipt, redacted: bool) -> None:
-        super().__init__()
-        self.receipt = receipt
-        self.redacted = redacted

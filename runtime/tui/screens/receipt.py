@@ -60,10 +60,9 @@ class ReceiptScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,enter", "close", "close", id="receipt.close")]
 
-    def __init__(self, receipt: ForgetReceipt, *, redacted: bool = False) -> None:
+    def __init__(self, receipt: ForgetReceipt) -> None:
         super().__init__()
         self.receipt = receipt
-        self.redacted = redacted
 
     def compose(self) -> ComposeResult:
         with Vertical(id="receipt-box", classes="dialog"):
