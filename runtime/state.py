@@ -19,7 +19,7 @@ from safetensors.torch import save as save_bytes
 
 from personal_nl import learn, user_state
 from personal_nl.consolidate import Factors, expand, init_factors
-from personal_nl.model import HopeLM, State
+from personal_nl.model import HopeLM
 from personal_nl.user_state import Deltas, merge
 
 FORMAT = "hope-assistant-state-1"
@@ -46,9 +46,6 @@ class UserState:
         slow = expand(model, self.factors, None)
         return tuple(tuple(wake if wake is not None else s for wake, s in zip(wakes, slows, strict=True))
                      for wakes, slows in zip(self.wake, slow, strict=True))
-
-    def model_state(self, model: HopeLM) -> State:
-        return user_state.fresh(model, self.deltas(model))
 
     def to_bytes(self) -> bytes:
         tensors = {_WAKE + k: v for k, v in user_state.to_tensors(self.wake).items()}

@@ -141,20 +141,21 @@ def bench(model: ModelOpt = None,
     import torch
 
     from personal_nl.generate import Sampling, stream
+    from personal_nl.user_state import merge
     from runtime.state import UserState, learn_exchange
 
     brain = load_brain(model)
     prompt = brain.tokenizer.encode_chat([{"role": "user", "content": "Tell me about the history of tea. " * 8}])
     state = UserState.initial(brain.model, brain.sleep, 0)
+    reader = merge(brain.model, state.deltas(brain.model))  # as the chat reads: the user state folded in
     sampling = Sampling(max_new_tokens=tokens)
     rows = []
     with torch.inference_mode():
         start = time.perf_counter()
-        out = brain.model(torch.tensor([prompt]), state.model_state(brain.model))
+        reader(torch.tensor([prompt]))
         rows.append(("prefill", f"{len(prompt)} tokens", time.perf_counter() - start))
-        del out
         start = time.perf_counter()
-        produced = sum(1 for _ in stream(brain.model, prompt, sampling, state.model_state(brain.model)))
+        produced = sum(1 for _ in stream(reader, prompt, sampling))
         elapsed = time.perf_counter() - start
     rows.append(("generate", f"{produced} tokens, {produced / elapsed:.1f} tok/s", elapsed))
     start = time.perf_counter()

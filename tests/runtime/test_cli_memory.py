@@ -33,8 +33,9 @@ def hope(tmp_path, model_dir, monkeypatch, capsys):
     words = torch.tensor(train_tokenizer().encode(" the lazy dog fox").ids)  # replies in plain words
     monkeypatch.setattr("personal_nl.generate.pick", lambda logits, *rest: int(words[logits[words].argmax()]))
 
-    def run(*args, stdin="", model=True):
-        argv = ["hope", *args, "--data-dir", str(tmp_path / "data")] + (["--model", str(model_dir)] if model else [])
+    def run(*args, stdin="", model=True, data=True):
+        argv = ["hope", *args] + (["--data-dir", str(tmp_path / "data")] if data else []) + (
+            ["--model", str(model_dir)] if model else [])
         monkeypatch.setattr(sys, "argv", argv)
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
         code = 0
@@ -131,3 +132,9 @@ def test_passphrase_from_a_file_descriptor(hope, monkeypatch):
     assert code == 1 and "HOPE_PASSPHRASE" in err  # stdin is not a terminal and no passphrase was given
     monkeypatch.setenv("HOPE_PASSPHRASE", PASS)
     assert hope("status")[0] == 0
+
+
+def test_bench_times_prefill_generation_and_a_learning_step(hope):
+    code, out, err = hope("bench", "--tokens", "4", data=False)
+    assert code == 0, err
+    assert "prefill" in out and "tok/s" in out and "learn (wake step)" in out
