@@ -145,7 +145,10 @@ def bench(model: ModelOpt = None,
     from runtime.state import UserState, learn_exchange
 
     brain = load_brain(model)
+    limit = brain.model.cfg.max_seq_len
     prompt = brain.tokenizer.encode_chat([{"role": "user", "content": "Tell me about the history of tea. " * 8}])
+    prompt = prompt[:limit // 2]  # a small model's context still has room for the reply
+    tokens = max(1, min(tokens, limit - len(prompt)))
     state = UserState.initial(brain.model, brain.sleep, 0)
     reader = merge(brain.model, state.deltas(brain.model))  # as the chat reads: the user state folded in
     sampling = Sampling(max_new_tokens=tokens)
