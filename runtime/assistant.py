@@ -418,7 +418,8 @@ class Assistant:
         for secret in secrets:
             reply = reply.replace(secret, REDACTED)
         learned = redact(new_user, self.settings.never_learn) if self.settings.never_learn else new_user
-        meta = {"flags": list(entry.flags), "in_place_of": entry.order, "replaces": rid}
+        meta = {"flags": list(entry.flags), "in_place_of": entry.order, "replaces": rid,
+                "said": entry.created.isoformat()}
         return self._forget([rid], (Episode(new_user, learned, reply), meta), on_progress, verify)
 
     def _finish_redactions(self) -> None:

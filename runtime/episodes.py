@@ -96,8 +96,14 @@ class Entry:
         return "in_place_of" in self.meta
 
 
+def _said(record) -> datetime:
+    """When it was said: a redacted episode keeps its original's time (retention counts from it)."""
+    said = record.meta.get("said")
+    return datetime.fromisoformat(said) if isinstance(said, str) else record.created
+
+
 def entries(records) -> list[Entry]:
     """Log entries (episodes and sleeps) in replay order, from ``Store.list()`` output."""
-    out = [Entry(r.id, r.kind, r.seq, int(r.meta.get("in_place_of", r.seq)), r.created, dict(r.meta))
+    out = [Entry(r.id, r.kind, r.seq, int(r.meta.get("in_place_of", r.seq)), _said(r), dict(r.meta))
            for r in records if r.kind in (EPISODE, SLEEP)]
     return sorted(out, key=lambda e: (e.order, e.seq))

@@ -150,7 +150,7 @@ def test_redact_is_forget_plus_learning_the_redacted_text_in_its_place(brain, ro
     say(a, "I like green tea")
     say(a, "my neighbour Oskar Brandt owes me money")
     say(a, "I live near the harbour")
-    rid = a.memories()[1].id
+    rid, said = a.memories()[1].id, a.memories()[1].when
     text = a.episode(rid).user
     start = text.index("Oskar Brandt")
     receipt = a.redact(rid, [(start, start + len("Oskar Brandt"))], verify=False)
@@ -158,6 +158,7 @@ def test_redact_is_forget_plus_learning_the_redacted_text_in_its_place(brain, ro
     assert [r.preview for r in rows] == ["I like green tea", "my neighbour [REDACTED] owes me money",
                                          "I live near the harbour"]
     assert rows[1].state == "redacted" and rows[1].id == receipt.replaced_by
+    assert rows[1].when == said  # retention still counts from when it was said
     assert a.recompute_hash() == a.state_hash == receipt.state_hash
     with pytest.raises(HopeError, match="spans"):
         a.redact(rows[0].id, [(5, 3)])
