@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from personal_nl.generate import Sampling
 from personal_nl.user_state import Deltas, merge
-from privacy import AuditLog, Store, Vault, detect, redact
+from privacy import Store, Vault, detect, redact
 from privacy.audit import AuditEvent, AuditVerdict
 from runtime import HopeError, probes
 from runtime.brain import Brain
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 32_000  # longer input is refused before anything reads it
 REDACTED = "[REDACTED]"
-_REPLAY: dict[int, list[list[int]]] = {}  # the replay set per brain, computed once per process
+_REPLAY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its replay set, made once
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,15 @@ class ForgetReceipt:
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode("utf-8")
 
+    @classmethod
+    def from_bytes(cls, payload: bytes) -> ForgetReceipt:
+        data = json.loads(payload)
+        v = data.pop("verification")
+        verification = None if v is None else Verification(
+            **{**v, "exposure_never_seen": tuple(v["exposure_never_seen"])})
+        return cls(**{**data, "records_shredded": tuple(data["records_shredded"]),
+                      "checkpoints_dropped": tuple(data["checkpoints_dropped"]), "verification": verification})
+
 
 @dataclass(frozen=True)
 class Status:
@@ -111,6 +121,11 @@ class Status:
     state_hash: str
     last_sleep: datetime | None
     seconds_until_sleep: float | None  # None: nothing to sleep on
+
+
+def _last_sleep(log_entries: Sequence[Entry]) -> int:
+    """The log order of the newest sleep (-1: never slept); episodes after it are pending."""
+    return max((e.order for e in log_entries if e.kind == SLEEP), default=-1)
 
 
 def _now() -> datetime:
@@ -168,13 +183,14 @@ class Assistant:
             raise
         return assistant
 
-    def close(self, *, sleep: bool = True, on_progress: OnProgress | None = None) -> SleepReport | None:
-        """Sleep first if enough is pending (and ``sleep``), save the state, release the store."""
+    def close(self, *, sleep: bool = True, on_progress: OnProgress | None = None,
+              should_stop: Callable[[], bool] | None = None) -> SleepReport | None:
+        """Sleep first if enough is pending (and ``sleep``; ``should_stop`` may cut it short, committing
+        nothing of it), save the state, release the store."""
         report = None
         try:
-            threshold = self.settings.sleep_on_exit_min
-            if sleep and threshold and self.pending() >= threshold:
-                report = self.sleep(on_progress=on_progress)
+            if sleep and self.pending_for_exit_sleep():
+                report = self.sleep(on_progress=on_progress, should_stop=should_stop)
             if self._saved_hash != self._state.digest and self._log():
                 self._checkpoint("exit")
         finally:
@@ -242,10 +258,10 @@ class Assistant:
                 [self._episode(e.id).learned for e in episodes if e.order <= previous])
 
     def _replay_set(self) -> list[list[int]]:
-        key = id(self.brain.model)
-        if key not in _REPLAY:
-            _REPLAY[key] = replay_set(self.brain.model, self.brain.tokenizer)
-        return _REPLAY[key]
+        model = self.brain.model
+        if model not in _REPLAY:
+            _REPLAY[model] = replay_set(model, self.brain.tokenizer)
+        return _REPLAY[model]
 
     def _set_state(self, state: UserState) -> None:
         self._state = state
@@ -279,10 +295,7 @@ class Assistant:
         self._last_activity = self._clock()
         flags = tuple(sorted({f.category for f in detect(text)}))
         learned = redact(text, self.settings.never_learn) if self.settings.never_learn else text
-        pieces: list[str] = []
-        for piece in self._chat.reply(learned):
-            pieces.append(piece)
-            yield piece
+        yield from self._chat.reply(learned)
         self._last_activity = self._clock()
         if self.incognito:
             return
@@ -299,7 +312,7 @@ class Assistant:
 
     def _pending_entries(self, log_entries: Sequence[Entry] | None = None) -> list[Entry]:
         log_entries = self._log() if log_entries is None else log_entries
-        last = max((e.order for e in log_entries if e.kind == SLEEP), default=-1)
+        last = _last_sleep(log_entries)
         return [e for e in log_entries if e.kind == EPISODE and e.order > last]
 
     def pending(self) -> int:
@@ -307,9 +320,17 @@ class Assistant:
 
     def seconds_until_sleep(self) -> float | None:
         """Time until the idle trigger fires; None when there is nothing to sleep on."""
-        if not self.pending():
+        return self._countdown(self.pending())
+
+    def _countdown(self, pending: int) -> float | None:
+        if not pending:
             return None
         return max(0.0, self.settings.idle_sleep_seconds - (self._clock() - self._last_activity))
+
+    def pending_for_exit_sleep(self) -> int:
+        """How many episodes ``close()`` will sleep on (0: it won't): the sleep-on-exit rule, in one place."""
+        pending, threshold = self.pending(), self.settings.sleep_on_exit_min
+        return pending if threshold and pending >= threshold else 0
 
     def sleep(self, *, on_progress: OnProgress | None = None,
               should_stop: Callable[[], bool] | None = None) -> SleepReport:
@@ -454,7 +475,7 @@ class Assistant:
     def memories(self) -> list[MemoryRow]:
         """Every episode, oldest first, with a preview (decrypted now, never stored elsewhere)."""
         log_entries = self._log()
-        last_sleep = max((e.order for e in log_entries if e.kind == SLEEP), default=-1)
+        last_sleep = _last_sleep(log_entries)
         rows = []
         for e in log_entries:
             if e.kind != EPISODE:
@@ -470,7 +491,7 @@ class Assistant:
         entry = next((e for e in log_entries if e.id == rid and e.kind == EPISODE), None)
         if entry is None:
             raise HopeError(f"there is no memory {rid!r}")
-        last_sleep = max((e.order for e in log_entries if e.kind == SLEEP), default=-1)
+        last_sleep = _last_sleep(log_entries)
         ep = self._episode(rid)
         return EpisodeView(rid, entry.created, ep.user, ep.learned, ep.reply, entry.flags,
                            self._state_of(entry, last_sleep))
@@ -489,15 +510,7 @@ class Assistant:
         return {rid: self._strengths[(rid, digest)] for rid in wanted}
 
     def receipts(self) -> list[ForgetReceipt]:
-        out = []
-        for info in self._store.list(RECEIPT):
-            data = json.loads(self._store.get(info.id))
-            v = data.pop("verification")
-            out.append(ForgetReceipt(**{**data, "records_shredded": tuple(data["records_shredded"]),
-                                        "checkpoints_dropped": tuple(data["checkpoints_dropped"]),
-                                        "verification": None if v is None else Verification(
-                                            **{**v, "exposure_never_seen": tuple(v["exposure_never_seen"])})}))
-        return out
+        return [ForgetReceipt.from_bytes(self._store.get(info.id)) for info in self._store.list(RECEIPT)]
 
     def export(self, path: str | Path) -> int:
         """Write every record and setting, decrypted, to a new JSON file (mode 0600)."""
@@ -506,10 +519,6 @@ class Assistant:
         return self._store.export_json(path)
 
     # -- audit, settings, status ----------------------------------------------------------------
-
-    @property
-    def audit(self) -> AuditLog:
-        return self._store.audit
 
     def audit_entries(self) -> tuple[AuditEvent, ...]:
         return self._store.audit.entries()
@@ -545,10 +554,7 @@ class Assistant:
         log_entries = self._log()
         sleeps = [e for e in log_entries if e.kind == SLEEP]
         pending = len(self._pending_entries(log_entries))
-        until = None
-        if pending:
-            until = max(0.0, self.settings.idle_sleep_seconds - (self._clock() - self._last_activity))
         return Status(self.user, self.brain.name, self.incognito, sum(e.kind == EPISODE for e in log_entries),
                       pending, self._state.tokens_since_sleep, self._state.digest,
-                      max((e.created for e in sleeps), default=None), until)
+                      max((e.created for e in sleeps), default=None), self._countdown(pending))
 

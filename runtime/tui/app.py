@@ -352,15 +352,16 @@ class HopeApp(App[None]):
 
     @work(group="close")
     async def _close(self) -> None:
-        """Sleep first when enough is pending (interruptible, unlike `close(sleep=True)`), then close."""
+        """Close the engine, which sleeps first when enough is pending; esc cuts that sleep short."""
         from runtime.tui.screens.receipt import WorkScreen
 
-        pending, threshold = await self.engine.call(lambda a: (a.pending(), a.settings.sleep_on_exit_min))
-        if threshold and pending >= threshold:
+        pending = await self.engine.call(lambda a: a.pending_for_exit_sleep())
+        if pending:
             stop = threading.Event()
             busy = WorkScreen(f"Sleeping on {pending} new memories before closing…", stop=stop)
             await self.push_screen(busy)
-            await self.engine.call(lambda a: a.sleep(on_progress=busy.report, should_stop=stop.is_set))
+            await self.engine.call(lambda a: a.close(on_progress=busy.report, should_stop=stop.is_set))
+            self.engine.assistant = None
         await self._close_engine()
         self.exit()
 

@@ -205,7 +205,9 @@ def test_closing_sleeps_when_enough_is_pending(brain, root):
     a = new_assistant(brain, root)
     a.update_settings(sleep_on_exit_min=2)
     say(a, "I like green tea")
+    assert a.pending_for_exit_sleep() == 0  # one pending: below the threshold
     say(a, "my dog is called Rex")
+    assert a.pending_for_exit_sleep() == 2
     report = a.close()
     assert report is not None and report.episodes == 2
     b = Assistant.open(unlock("ana", PASS, root=root), brain)
@@ -242,3 +244,15 @@ def test_the_same_seed_and_log_give_the_same_state_for_two_users(brain, tmp_path
         hashes.append(a.state_hash)
         a.close(sleep=False)
     assert hashes[0] == hashes[1]
+
+
+def test_a_sleep_on_close_cut_short_commits_no_sleep_but_keeps_the_exchanges(brain, root):
+    a = new_assistant(brain, root)
+    a.update_settings(sleep_on_exit_min=1)
+    say(a, "I like green tea")
+    learned = a.state_hash
+    report = a.close(should_stop=lambda: True)
+    assert report is not None and report.interrupted
+    b = Assistant.open(unlock("ana", PASS, root=root), brain)
+    assert b.pending() == 1 and b.state_hash == learned and b.verify_audit()
+    b.close(sleep=False)
