@@ -12,6 +12,7 @@ import hashlib
 import json
 import struct
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from safetensors.torch import load as load_bytes
@@ -54,8 +55,9 @@ class UserState:
         # One metadata key only: safetensors writes several in no fixed order, which would break the hash.
         return save_bytes(dict(sorted(tensors.items())), metadata={"format": FORMAT})
 
-    @property
+    @cached_property
     def digest(self) -> str:
+        """SHA-256 of ``to_bytes``; computed once per state (it serialises tens of MB)."""
         return hashlib.sha256(self.to_bytes()).hexdigest()
 
     @classmethod
