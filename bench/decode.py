@@ -1,6 +1,6 @@
 # ruff: noqa: E402  (OMP_WAIT_POLICY must be set before torch is imported; see bench/kernels.py)
-"""Decode speed of the default model on the CPU (issue 4, "Fast decoding"): B = 1, greedy, a chat
-prompt, against transformers eager loaded from the same GGUF, all timed in the same run.
+"""Decode speed of the default model on the CPU (issues 4 and 12): B = 1, greedy, a chat prompt,
+against transformers eager loaded from the same GGUF, all timed in the same run.
 
     python -m bench.decode                 # 128 new tokens, 3 rounds, 2 threads (a few minutes)
     python -m bench.decode --quick         # 32 new tokens, 1 round
@@ -8,8 +8,15 @@ prompt, against transformers eager loaded from the same GGUF, all timed in the s
 
 Rows: transformers eager, our torch path, onnxruntime fp32 / int8 (dynamic) / int8 weight-only and
 int4 (MatMulNBits) with the online CMS deltas as graph inputs, the int4 graph without delta inputs
-(what those inputs cost), and llama.cpp through llama-cpp-python when it is installed. Exported
-graphs are cached beside the converted default model, so only the first run pays for the export.
+(what those inputs cost), **the app path** (exactly what `hope chat` runs: ``runtime.decoding`` at the
+default precision, with a user state holding wake deltas and slept factors) beside eager torch with
+the same state (what the app ran before), and llama.cpp through llama-cpp-python when it is
+installed. Exported graphs are cached beside the converted default model, so only the first run pays
+for the export.
+
+llama.cpp runs in its own process with its default thread waiting: the OMP_WAIT_POLICY=PASSIVE this
+process sets for torch and onnxruntime slows llama.cpp's OpenMP threads about 3x. Its KV cache is
+reset before every timed call, so a cached prompt prefix never shortens its TTFT.
 
 Greedy text from a 135M model is fragile (one flipped near-tie and it can fall into a loop), so
 besides where greedy output first diverges the table gives the share of steps whose top-1 token
@@ -27,6 +34,8 @@ import contextlib
 import io
 import json
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,8 +46,9 @@ import torch
 
 from bench._report import environment, format_table, print_header, write_json
 from personal_nl.default_model import find_default_gguf, load_default_model, with_online_learning
+from personal_nl.default_model import weights_id as default_weights_id
 from personal_nl.generate import Sampling, stream
-from personal_nl.onnx_decode import OnnxDecoder, cached_export
+from personal_nl.onnx import OnnxDecoder, cached_export
 
 CHAT = [{"role": "user", "content": "Give me three tips for sleeping better."}]
 TTFT_TOKENS = 200
@@ -65,6 +75,7 @@ class Row:
     ours: bool = True  # counts toward the headline (a configuration that can learn online)
     setup_s: float | None = None
     agreement: float | None = None  # share of teacher-forced steps whose top-1 equals ours fp32
+    reference: str | None = None  # the row whose greedy tokens this one is compared with (default: ours fp32)
     tok_per_s: list[float] = field(default_factory=list)
     ttft_s: list[float] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
@@ -127,30 +138,129 @@ def transformers_row(gguf_path: Any) -> Row:
 
 
 def llama_cpp_row(gguf_path: Any, threads: int) -> Row:
-    """llama.cpp on the original Q4_1 file, as a reference; skipped when llama-cpp-python is absent."""
+    """llama.cpp on the original Q4_1 file, as the reference; timed in its own process (see the module
+    docstring), so its row is filled by ``llama_cpp_measure`` rather than by the interleaved loop."""
     try:
-        import llama_cpp
+        import llama_cpp  # noqa: F401  (located here, run in a child process)
     except ImportError:
-        return Row("llama.cpp (Q4_1 GGUF)", None, "skipped: llama-cpp-python is not installed", ours=False)
-    llm = llama_cpp.Llama(model_path=str(gguf_path), n_ctx=1024, n_threads=threads, n_threads_batch=threads,
-                          verbose=False)
+        return Row("llama.cpp (Q4_1 GGUF)", None, "skipped: llama-cpp-python is not installed (BENCHMARKS.md)",
+                   ours=False)
+    return Row("llama.cpp (Q4_1 GGUF)", None, f"reference, own process, {threads} threads, default waiting",
+               ours=False)
+
+
+def llama_cpp_measure(row: Row, gguf_path: Any, threads: int, chat_ids: list[int], ttft_ids: list[int],
+                      new_tokens: int, rounds: int, reference: list[int]) -> None:
+    """Fill ``row`` from a child process that runs llama.cpp without this process's OMP settings."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
+    job = {"gguf": str(gguf_path), "threads": threads, "chat": chat_ids, "ttft": ttft_ids, "n": new_tokens,
+           "rounds": rounds, "reference": reference}
+    done = subprocess.run([sys.executable, "-m", "bench.decode", "--llama-cpp-child"], input=json.dumps(job),
+                          capture_output=True, text=True, env=env, timeout=1800)
+    if done.returncode != 0:
+        row.note = f"failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}"
+        return
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    row.tok_per_s, row.ttft_s, row.tokens = result["tok_per_s"], result["ttft_s"], result["tokens"]
+    row.agreement = result["agreement"]
+    row.note += f"; {result['settings']}"
+
+
+def llama_cpp_child() -> None:
+    """The child's side: read the job on stdin, print one JSON line."""
+    import llama_cpp
+
+    job = json.loads(sys.stdin.read())
+    llm = llama_cpp.Llama(model_path=job["gguf"], n_ctx=1024, n_threads=job["threads"],
+                          n_threads_batch=job["threads"], logits_all=True, verbose=False)
 
     def generate(ids: list[int], n: int) -> Iterator[int]:
+        llm.reset()  # no prefix of an earlier call is reused
         for i, token in enumerate(llm.generate(ids, top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0, reset=True)):
             yield int(token)
             if i + 1 == n:
                 return
 
-    return Row("llama.cpp (Q4_1 GGUF)", generate, None, "reference, not counted", ours=False)
+    timed(generate, job["chat"], 4)  # warm-up
+    speeds, ttfts, tokens = [], [], []
+    for _ in range(job["rounds"]):
+        got, _, decode_s = timed(generate, job["chat"], job["n"])
+        tokens = tokens or got
+        speeds.append((len(got) - 1) / decode_s)
+        ttfts.append(timed(generate, job["ttft"], 1)[1])
+    reference = job["reference"]
+    llm.reset()
+    llm.eval(job["chat"] + reference[:-1])  # teacher-forced: top-1 after the prompt and each prefix
+    scores = np.asarray(llm.scores[len(job["chat"]) - 1:len(job["chat"]) + len(reference) - 1])
+    agreement = float(np.mean(scores.argmax(-1) == np.asarray(reference)))
+    settings = (f"llama-cpp-python {llama_cpp.__version__}, OMP_WAIT_POLICY="
+                f"{os.environ.get('OMP_WAIT_POLICY', 'unset')}")
+    print(json.dumps({"tok_per_s": speeds, "ttft_s": ttfts, "tokens": tokens, "agreement": agreement,
+                      "settings": settings}))
 
 
-def onnx_rows(model: Any, weights_id: str, threads: int) -> list[Row]:
+def app_path_rows(threads: int) -> list[Row]:
+    """What `hope chat` decodes with, on a user who has chatted and slept: ``runtime.decoding`` at the
+    default precision, and eager torch over the same merged weights (the app's path before issue 12).
+    The slept factors have the default model's shapes (rank 16 on layers 20-29) and seeded values; the
+    wake deltas come from a real online step on one exchange."""
+    from personal_nl.user_state import merge
+    from runtime.brain import Brain
+    from runtime.decoding import Decoding, OnnxReader, TorchReader
+    from runtime.settings import PRECISIONS
+    from runtime.state import UserState, learn_exchange
+
+    brain = Brain.default()
+    model = brain.model
+    initial = UserState.initial(model, brain.sleep, seed=7)
+    gen = torch.Generator().manual_seed(7)
+    factors = {k: torch.randn(v.shape, generator=gen) * 0.02 if k.endswith(".u") else v
+               for k, v in initial.factors.items()}
+    exchange = brain.tokenizer.encode_chat([{"role": "user", "content": "My sister Lena moved to Bergen last spring."},
+                                            {"role": "assistant", "content": "That sounds like a big move!"}],
+                                           add_generation_prompt=False)
+    state = learn_exchange(model, UserState(initial.wake, factors), exchange)
+    started = time.perf_counter()
+    decoding = Decoding(brain, PRECISIONS[0], threads=threads)
+    app = decoding.reader(state)
+    setup_s = time.perf_counter() - started
+    eager = TorchReader(merge(model, state.deltas(model)))
+    rows = []
+    for label, reader, note in ((f"app path ({decoding.backend} {PRECISIONS[0]}, user state)", app,
+                                 "what hope chat runs; agreement vs eager torch with the same state"),
+                                ("torch eager (fp32), user state", eager, "the app before issue 12")):
+        def generate(ids: list[int], n: int, reader: Any = reader) -> Iterator[int]:
+            return reader.stream(ids, Sampling(max_new_tokens=n), None)
+
+        if isinstance(reader, OnnxReader):
+            def argmaxes(ids: list[int], follow: list[int], reader: Any = reader) -> list[int]:
+                return forced_argmaxes(reader.decoder, reader.feeds, ids, follow)
+        else:
+            def argmaxes(ids: list[int], follow: list[int], reader: Any = reader) -> list[int]:
+                return full_forward_argmaxes(lambda x: reader.model(x).logits, ids, follow)
+        rows.append(Row(label, generate, argmaxes, note, ours=False, setup_s=setup_s if reader is app else None))
+    return rows
+
+
+def forced_argmaxes(decoder: OnnxDecoder, feeds: dict, ids: list[int], follow: list[int]) -> list[int]:
+    """Top-1 after the prompt and after each teacher-forced token, one decode step at a time."""
+    logits, cache = decoder.forward(np.asarray([ids]), decoder.initial_cache(), feeds)
+    out = [int(logits[0].argmax())]
+    for token in follow[:-1]:
+        logits, cache = decoder.forward(np.asarray([[token]]), cache, feeds)
+        out.append(int(logits[0].argmax()))
+    return out
+
+
+def onnx_rows(model: Any, weights_id: str, threads: int, *, quick: bool = False) -> list[Row]:
     rows = []
     for precision, online_layers, label in (("fp32", None, "onnxruntime fp32"),
                                             ("int8", None, "onnxruntime int8 dynamic"),
                                             ("int8w", None, "onnxruntime int8 weight-only (MatMulNBits)"),
                                             ("int4", None, "onnxruntime int4 (MatMulNBits)"),
                                             ("int4", (), "onnxruntime int4, no delta inputs")):
+        if quick and (precision == "int8" or online_layers == ()):
+            continue
         started = time.perf_counter()
         path = cached_export(model, precision=precision, online_layers=online_layers, weights_id=weights_id)
         decoder = OnnxDecoder(path, threads=threads, spinning=spinning())
@@ -164,13 +274,7 @@ def onnx_rows(model: Any, weights_id: str, threads: int) -> list[Row]:
             return decoder.stream(ids, Sampling(max_new_tokens=n))
 
         def argmaxes(ids: list[int], follow: list[int], decoder: OnnxDecoder = decoder) -> list[int]:
-            feeds = decoder.delta_feeds(None)
-            logits, cache = decoder.forward(np.asarray([ids]), decoder.initial_cache(), feeds)
-            out = [int(logits[0].argmax())]
-            for token in follow[:-1]:
-                logits, cache = decoder.forward(np.asarray([[token]]), cache, feeds)
-                out.append(int(logits[0].argmax()))
-            return out
+            return forced_argmaxes(decoder, decoder.feeds(None), ids, follow)
 
         rows.append(Row(label, generate, argmaxes, note, ours=online_layers is None, setup_s=setup_s))
     return rows
@@ -195,7 +299,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch and onnxruntime intra-op threads")
     parser.add_argument("--rounds", type=int, default=None, help="timed rounds per row (default 3, quick 1)")
     parser.add_argument("--json", metavar="PATH", help="write the full record here")
+    parser.add_argument("--skip-baselines", action="store_true",
+                        help="leave out transformers, int8 dynamic and no-delta rows (the app-path comparison)")
+    parser.add_argument("--llama-cpp-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.llama_cpp_child:
+        return llama_cpp_child()
     new_tokens = 32 if args.quick else 128
     rounds = args.rounds or (1 if args.quick else 3)
     torch.set_num_threads(args.threads)
@@ -216,7 +325,7 @@ def main(argv: list[str] | None = None) -> None:
                           "rows interleaved")
     print_header("decode: the default model on the CPU, B=1", env)
     print("preparing runtimes", flush=True)
-    weights_id = json.dumps(imported.source.get("fingerprint"), sort_keys=True)
+    weights_id = default_weights_id(imported)
 
     def ours(ids: list[int], n: int) -> Iterator[int]:
         return stream(model, ids, Sampling(max_new_tokens=n))
@@ -224,8 +333,12 @@ def main(argv: list[str] | None = None) -> None:
     def ours_argmaxes(ids: list[int], follow: list[int]) -> list[int]:
         return full_forward_argmaxes(lambda x: model(x).logits, ids, follow)
 
-    rows = [transformers_row(gguf_path), Row("ours, torch eager (fp32)", ours, ours_argmaxes),
-            *onnx_rows(model, weights_id, args.threads), llama_cpp_row(gguf_path, args.threads)]
+    app_rows = app_path_rows(args.threads)
+    app_rows[0].reference = app_rows[1].reference = app_rows[1].name
+    rows = [*([] if args.skip_baselines else [transformers_row(gguf_path)]),
+            Row("ours, torch eager (fp32)", ours, ours_argmaxes),
+            *onnx_rows(model, weights_id, args.threads, quick=args.skip_baselines), *app_rows,
+            llama_cpp_row(gguf_path, args.threads)]
     live = [r for r in rows if r.generate is not None]
     for row in live:  # warm-up: first calls allocate and pick kernels
         timed(row.generate, chat_ids, 4)
@@ -238,10 +351,16 @@ def main(argv: list[str] | None = None) -> None:
             row.ttft_s.append(timed(row.generate, ttft_ids, 1)[1])
 
     reference = next(r for r in rows if r.name.startswith("ours, torch")).tokens
+    llama = rows[-1]
+    if llama.note.startswith("reference"):
+        print("llama.cpp in its own process", flush=True)
+        llama_cpp_measure(llama, gguf_path, args.threads, chat_ids, ttft_ids, new_tokens, rounds, reference)
     print("teacher-forced agreement", flush=True)
+    by_name = {r.name: r for r in rows}
     for row in live:
         if row.argmaxes is not None:
-            row.agreement = statistics.mean(a == b for a, b in zip(row.argmaxes(chat_ids, reference), reference))
+            ref = by_name[row.reference].tokens if row.reference else reference
+            row.agreement = statistics.mean(a == b for a, b in zip(row.argmaxes(chat_ids, ref), ref))
     baseline = rows[0]
     base_speed = statistics.median(baseline.tok_per_s) if baseline.tok_per_s else None
     records, table = [], []
@@ -249,7 +368,8 @@ def main(argv: list[str] | None = None) -> None:
         speed = statistics.median(row.tok_per_s) if row.tok_per_s else None
         ttft = statistics.median(row.ttft_s) if row.ttft_s else None
         ratio = speed / base_speed if speed and base_speed else None
-        diverges = first_divergence(row.tokens, reference) if row.tokens else None
+        ref = by_name[row.reference].tokens if row.reference else reference
+        diverges = first_divergence(row.tokens, ref) if row.tokens else None
         matches = None if not row.tokens else ("yes" if diverges is None else "no")
         records.append({"runtime": row.name, "tok_per_s": speed, "ttft_ms": ttft and 1e3 * ttft,
                         "x_transformers": ratio, "greedy_matches_fp32": matches, "first_divergence": diverges,
@@ -272,6 +392,12 @@ def main(argv: list[str] | None = None) -> None:
         write_json(args.json, {**env, "load avg after": "{:.2f} {:.2f} {:.2f}".format(*load), "rows": records,
                                "best_speedup_vs_transformers": best})
     print(f"best speedup vs transformers: {best:.1f}x")
+    app, eager = (statistics.median(r.tok_per_s) for r in app_rows)
+    if llama.tok_per_s:
+        print(f"app path vs llama.cpp: {app / statistics.median(llama.tok_per_s):.2f}x")
+    else:
+        print("app path vs llama.cpp: - (llama-cpp-python is not installed)")
+    print(f"app path vs torch eager: {app / eager:.2f}x")
 
 
 if __name__ == "__main__":

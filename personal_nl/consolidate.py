@@ -107,7 +107,7 @@ def init_factors(model: HopeLM, config: SleepConfig, seed: int) -> Factors:
     return factors
 
 
-def _pairs(model: HopeLM, factors: Factors) -> dict[tuple[int, int, str], tuple[torch.Tensor, torch.Tensor]]:
+def factor_pairs(model: HopeLM, factors: Factors) -> dict[tuple[int, int, str], tuple[torch.Tensor, torch.Tensor]]:
     """(block, level, name) -> (U, V), refusing factors that don't fit the model."""
     pairs = {}
     for key in factors:
@@ -134,7 +134,7 @@ def _pairs(model: HopeLM, factors: Factors) -> dict[tuple[int, int, str], tuple[
 
 def expand(model: HopeLM, factors: Factors, deltas: Deltas | None = None) -> Deltas:
     """``deltas`` (None or all-None: no deltas) plus U @ V on every factored level, batch dim 1."""
-    pairs = _pairs(model, factors)
+    pairs = factor_pairs(model, factors)
     out = []
     for b, block in enumerate(model.blocks):
         levels = []
@@ -226,7 +226,7 @@ def consolidate(model: HopeLM, factors: Factors, examples: Sequence[Example], re
     > 0, that weight · KL(model with wake ‖ model) on the examples' counted positions.
     Returns new tensors (the inputs are never changed), or None if ``should_stop`` said so
     between two steps. Progress is (steps done, steps in all)."""
-    pairs_in = _pairs(model, factors)
+    pairs_in = factor_pairs(model, factors)
     layers = sorted({b for b, _, _ in pairs_in})
     examples = [e for e in examples if len(e.ids) >= 2 and any(e.mask[1:])]
     replay = [list(r)[:config.replay_tokens] for r in replay if len(r) >= 2]
@@ -250,7 +250,7 @@ def consolidate(model: HopeLM, factors: Factors, examples: Sequence[Example], re
         replay_in = [runner.prefix(torch.tensor([r], device=device)) for r in replay] \
             if config.replay_weight > 0 else []
         replay_base = [runner.features(x, {}) for x in replay_in]
-    wake_start = _pairs(model, {k: p.detach().clone() for k, p in params.items()}) if use_wake else {}
+    wake_start = factor_pairs(model, {k: p.detach().clone() for k, p in params.items()}) if use_wake else {}
 
     gen = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(list(params.values()), lr=config.lr, weight_decay=config.weight_decay,
@@ -266,7 +266,7 @@ def consolidate(model: HopeLM, factors: Factors, examples: Sequence[Example], re
             batch = [cut[j] for j in order[start:start + config.batch_size]]
             ids, mask = _pad([s for s, _ in batch], [m for _, m in batch], device)
             target_mask = mask[:, 1:]  # [B, T−1]
-            pairs = _pairs(model, params)
+            pairs = factor_pairs(model, params)
             x = runner.prefix(ids)
             # The head (vocab ≫ width) is applied only where a target counts: most tokens are prompt.
             features = runner.features(x, pairs)[:, :-1][target_mask]  # [N, D]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -55,6 +56,12 @@ def models_dir() -> Path:
 def _fingerprint(gguf_path: Path) -> dict[str, object]:
     stat = gguf_path.stat()
     return {"file": gguf_path.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "format": CACHE_FORMAT}
+
+
+def weights_id(imported: Imported) -> str:
+    """A name for the default model's weights (the GGUF they came from), so files derived from them
+    (decode graphs) are cached without hashing 135M parameters at every start."""
+    return json.dumps(imported.source.get("fingerprint"), sort_keys=True)
 
 
 def load_default_model(*, cache_dir: str | Path | None = None, on_progress: Progress | None = None) -> Imported:

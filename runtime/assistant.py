@@ -22,12 +22,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from personal_nl.generate import Sampling
-from personal_nl.user_state import Deltas, merge
+from personal_nl.user_state import Deltas
 from privacy import Store, Vault, detect, redact
 from privacy.audit import AuditEvent, AuditVerdict
 from runtime import HopeError, probes
 from runtime.brain import Brain
 from runtime.conversation import Conversation
+from runtime.decoding import Decoding, TorchReader
 from runtime.dreams import replay_set
 from runtime.episodes import EPISODE, RECEIPT, SLEEP, Entry, Episode, Sleep, entries
 from runtime.settings import Settings
@@ -139,7 +140,7 @@ def _seed_for(user_seed: int, *parts: object) -> int:
 
 class Assistant:
     def __init__(self, brain: Brain, store: Store, user: str, *, clock: Callable[[], float] = time.monotonic,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, precision: str | None = None) -> None:
         self.brain = brain
         self._store = store
         self.user = user
@@ -158,20 +159,25 @@ class Assistant:
         self._strengths: dict[tuple[str, str], float] = {}
         self._last_activity = clock()
         self.incognito = self.settings.incognito_default
+        self._decoding = Decoding(brain, precision or self.settings.precision)
         sampling = Sampling(max_new_tokens=brain.max_new_tokens, repetition_penalty=1.1)
-        self._chat = Conversation(brain.model, brain.tokenizer, sampling, context_tokens=brain.context_tokens)
+        self._chat = Conversation(TorchReader(brain.model), brain.tokenizer, sampling,
+                                  context_tokens=brain.context_tokens)
 
     # -- opening and closing --------------------------------------------------------------------
 
     @classmethod
     def open(cls, vault: Vault, brain: Brain, *, on_progress: OnProgress | None = None,
-             clock: Callable[[], float] = time.monotonic, seed: int | None = None) -> Assistant:
+             clock: Callable[[], float] = time.monotonic, seed: int | None = None,
+             precision: str | None = None) -> Assistant:
         """Open the user's store and rebuild their state: newest checkpoint, then the log after it.
         A redaction a crash left half-done is finished; the retention policy is applied. ``seed``
-        fixes a new user's seed (benchmarks); a user's seed never changes once set."""
+        fixes a new user's seed (benchmarks); a user's seed never changes once set. ``precision``
+        overrides the user's decoding setting for this session."""
         store = vault.open_store()
         try:
-            assistant = cls(brain, store, vault.user, clock=clock, seed=seed)
+            assistant = cls(brain, store, vault.user, clock=clock, seed=seed, precision=precision)
+            assistant._decoding.prepare(on_progress and (lambda stage: on_progress(Progress(stage, 0, 1))))
             assistant._finish_redactions()
             assistant._state, todo = assistant._restore()
             assistant._set_state(assistant._replay(assistant._state, todo, on_progress))
@@ -265,7 +271,7 @@ class Assistant:
 
     def _set_state(self, state: UserState) -> None:
         self._state = state
-        self._chat.use_model(merge(self.brain.model, state.deltas(self.brain.model)))
+        self._chat.use(self._decoding.reader(state))
 
     def _checkpoint(self, why: str) -> str | None:
         log_entries = sorted(self._log(), key=lambda e: e.seq)
@@ -533,6 +539,9 @@ class Assistant:
             raise HopeError(str(err)) from None
         new.save(self._store, self.settings)
         self.settings = new
+        if new.precision != self._decoding.precision:
+            self._decoding = Decoding(self.brain, new.precision)
+            self._set_state(self._state)
         self.apply_retention()
         return new
 

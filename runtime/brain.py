@@ -19,6 +19,8 @@ class Brain:
     sleep: SleepConfig
     context_tokens: int = 2048  # prompt + reply; older turns leave the context first
     max_new_tokens: int = 256
+    weights_id: str | None = None  # names θ₀ for the decode graphs' cache (None: hash the weights)
+    onnx_dir: Path | None = None  # where decode graphs are cached (None: beside the converted models)
 
     @classmethod
     def default(cls, *, on_progress=None) -> Brain:
@@ -32,7 +34,8 @@ class Brain:
         except ValueError as err:
             raise HopeError(f"the default model could not be loaded: {err}") from None
         model = default_model.with_online_learning(imported.model).eval()
-        return cls(model, imported.tokenizer, "SmolLM2-135M-Instruct (Hope-Attention)", default_model.SLEEP)
+        return cls(model, imported.tokenizer, "SmolLM2-135M-Instruct (Hope-Attention)", default_model.SLEEP,
+                   weights_id=default_model.weights_id(imported))
 
     @classmethod
     def from_folder(cls, path, *, online_layers: int = 3) -> Brain:

@@ -1,8 +1,9 @@
 """A conversation with a local model: the headless core that `hope chat` and `hope ask` drive.
 
 It keeps the messages, renders them with the model's chat template, fits them into the context
-budget by dropping the oldest turns, and streams the reply. The model's recurrent state is reused
-while the new prompt extends what it has already read, so a turn costs only its new tokens.
+budget by dropping the oldest turns, and streams the reply through a ``Reader`` (onnxruntime or torch,
+``runtime.decoding``). The model's recurrent state (the KV cache) is reused while the new prompt
+extends what it has already read, so a turn costs only its new tokens.
 """
 
 from __future__ import annotations
@@ -13,16 +14,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from personal_nl.chat import ChatTokenizer
-from personal_nl.generate import Sampling, stream
-from personal_nl.model import HopeLM, State
+from personal_nl.generate import Sampling
+from personal_nl.model import State
 from runtime import HopeError
+from runtime.decoding import Reader
 
 log = logging.getLogger(__name__)
 
 
 def literal(tokenizer: ChatTokenizer, text: str) -> str:
-    """The user's text as text: a control-token string typed in it (``<|im_end|>``) would end the
-    turn or forge a system message, so a zero-width space keeps it from matching."""
+    """Text as text: a control-token string in a message (``<|im_end|>`` typed by the user, or spelled
+    out by the model in a reply) would end the turn or forge a system message when the conversation is
+    read again, so a zero-width space keeps it from matching."""
     for added in tokenizer.tokenizer.get_added_tokens_decoder().values():
         token = added.content
         if added.special and token:
@@ -32,7 +35,7 @@ def literal(tokenizer: ChatTokenizer, text: str) -> str:
 
 @dataclass
 class Conversation:
-    model: HopeLM
+    reader: Reader
     tokenizer: ChatTokenizer
     sampling: Sampling = Sampling(max_new_tokens=256)
     context_tokens: int = 2048  # prompt + reply budget; older turns are dropped to stay inside it
@@ -42,7 +45,7 @@ class Conversation:
     _state: State | None = None
 
     def __post_init__(self) -> None:
-        limit = self.model.cfg.max_seq_len
+        limit = self.reader.max_seq_len
         if not 0 < self.sampling.max_new_tokens < min(self.context_tokens, limit):
             raise HopeError(f"max_new_tokens must be between 1 and the context budget "
                             f"({min(self.context_tokens, limit)} tokens)")
@@ -54,10 +57,10 @@ class Conversation:
         self.messages.clear()
         self._read, self._state = [], None
 
-    def use_model(self, model: HopeLM) -> None:
+    def use(self, reader: Reader) -> None:
         """Reply from now on with other weights (a user's, after learning); the next turn re-reads the
         prompt with them."""
-        self.model = model
+        self.reader = reader
         self._read, self._state = [], None
 
     def _prompt(self) -> list[int]:
@@ -66,21 +69,22 @@ class Conversation:
         head = [{"role": "system", "content": self.system}] if self.system else []
         start = 0
         while True:
-            ids = self.tokenizer.encode_chat(head + self.messages[start:])
+            ids = self.tokenizer.encode_chat(head + [{**m, "content": literal(self.tokenizer, m["content"])}
+                                                     for m in self.messages[start:]])
             if len(ids) <= budget:
                 if start:
                     log.info("dropped %d oldest messages to fit the context budget", start)
                 return ids
             if start >= len(self.messages) - 1:  # the newest message alone is too long
                 raise HopeError(f"the message is {len(ids)} tokens; the budget for a prompt is {budget}. "
-                                "Send a shorter message or raise --context.")
+                                "Send a shorter message.")
             start += 1
 
     def reply(self, text: str) -> Iterator[str]:
         """Stream the reply to ``text`` as pieces of text; the turn is kept once it has streamed whole."""
         if not text.strip():
             raise HopeError("empty message")
-        self.messages.append({"role": "user", "content": literal(self.tokenizer, text)})
+        self.messages.append({"role": "user", "content": text})
         try:
             prompt = self._prompt()
         except HopeError:
@@ -89,7 +93,7 @@ class Conversation:
         reuse = len(self._read) < len(prompt) and prompt[:len(self._read)] == self._read
         state, new = (self._state, prompt[len(self._read):]) if reuse else (None, prompt)
         tokens: list[int] = []
-        generator = stream(self.model, new, self.sampling, state)
+        generator = self.reader.stream(new, self.sampling, state)
 
         def ids() -> Iterator[int]:
             nonlocal state

@@ -10,6 +10,9 @@ from privacy.redact import CATEGORIES
 
 # Kinds of text a person rarely wants a model to learn; replaced by placeholders before it reads.
 DEFAULT_NEVER_LEARN = ("card", "iban", "ssn", "secret", "url_credentials")
+# How the chat's weights are stored while decoding on onnxruntime, best first (runtime.decoding): int8
+# weight-only keeps the fp32 answer, int4 is faster and agrees less often, fp32 is exact and slowest.
+PRECISIONS = ("int8w", "int4", "fp32")
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class Settings:
     retention_days: int | None = None  # forget episodes older than this (None: keep)
     forget_categories: tuple[str, ...] = ()  # forget episodes flagged with these PII categories
     incognito_default: bool = False  # new sessions start incognito
+    precision: str = PRECISIONS[0]  # the chat's decoding precision on onnxruntime
 
     def __post_init__(self) -> None:
         def whole(name: str, value: Any, low: int) -> None:
@@ -39,6 +43,8 @@ class Settings:
             if unknown:
                 raise ValueError(f"unknown category {unknown[0]!r} in {name}; known: {', '.join(CATEGORIES)}")
             object.__setattr__(self, name, tuple(value))
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         for name in ("keep_raw_text", "incognito_default"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false")

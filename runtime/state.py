@@ -19,11 +19,13 @@ from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
 from personal_nl import learn, user_state
-from personal_nl.consolidate import Factors, expand, init_factors
+from personal_nl.consolidate import Factors, expand, factor_pairs, init_factors
 from personal_nl.model import HopeLM
 from personal_nl.user_state import Deltas, merge
 
 FORMAT = "hope-assistant-state-1"
+# (block, level, weight name) -> (U [out, r], V [r, in]): a delta U @ V kept as its factors
+LowRank = dict[tuple[int, int, str], tuple[torch.Tensor, torch.Tensor]]
 _WAKE, _SLEEP, _TOKENS = "wake.", "sleep.", "tokens_since_sleep"
 
 
@@ -47,6 +49,13 @@ class UserState:
         slow = expand(model, self.factors, None)
         return tuple(tuple(wake if wake is not None else s for wake, s in zip(wakes, slows, strict=True))
                      for wakes, slows in zip(self.wake, slow, strict=True))
+
+    def decode_parts(self, model: HopeLM) -> tuple[Deltas, LowRank]:
+        """What the model adds to θ₀ now, in the form a decode graph takes as inputs (no re-export):
+        the wake deltas as full matrices (they hold the slow level's share of their levels too, since
+        learning starts from it) and, on every other level, the slow level's low-rank factors."""
+        pairs = factor_pairs(model, self.factors)
+        return self.wake, {key: uv for key, uv in pairs.items() if self.wake[key[0]][key[1]] is None}
 
     def to_bytes(self) -> bytes:
         tensors = {_WAKE + k: v for k, v in user_state.to_tensors(self.wake).items()}

@@ -21,3 +21,16 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _seeded():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _data_outside_home(tmp_path_factory):
+    """Nothing a test writes lands in the person's data folder; converted models and decode graphs are
+    cached in one folder for the run, so a tiny model is exported once, not once per test."""
+    if "HOPE_DATA_DIR" in os.environ:
+        yield
+        return
+    patch = pytest.MonkeyPatch()
+    patch.setenv("HOPE_DATA_DIR", str(tmp_path_factory.mktemp("hope-data")))
+    yield
+    patch.undo()

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from personal_nl.config import tiny
-from personal_nl.consolidate import Example, SleepConfig, _pairs, _Runner, consolidate, expand, init_factors
+from personal_nl.consolidate import Example, SleepConfig, _Runner, consolidate, expand, factor_pairs, init_factors
 from personal_nl.model import HopeLM
 
 CONFIG = SleepConfig(layers=(1,), rank=4, lr=5e-2, epochs=8, batch_size=4, replay_weight=0.5)
@@ -79,7 +79,7 @@ def test_training_path_matches_the_model_with_expanded_deltas(model):
     factors = {k: torch.randn_like(v) * 0.1 for k, v in init_factors(model, CONFIG, seed=1).items()}
     ids = torch.tensor([rehearsal(1)[0].ids])
     runner = _Runner(model, 1)
-    ours = runner.logits(runner.prefix(ids), _pairs(model, factors))
+    ours = runner.logits(runner.prefix(ids), factor_pairs(model, factors))
     reference = model(ids, model.initial_state()._replace(cms=expand(model, factors))).logits
     torch.testing.assert_close(ours, reference, atol=1e-5, rtol=1e-5)
 

@@ -17,7 +17,7 @@ from personal_nl.default_model import with_online_learning
 from personal_nl.generate import Sampling, stream
 from personal_nl.importers import import_model
 from personal_nl.model import HopeLM
-from personal_nl.onnx_decode import OnnxDecoder, UnsupportedModel, cached_export, export
+from personal_nl.onnx import OnnxDecoder, UnsupportedModel, cached_export, export
 from tests.personal_nl.llama_fakes import CONFIG, random_llama, train_tokenizer, write_hf_folder
 
 pytest.importorskip("onnxruntime")
@@ -67,7 +67,7 @@ def torch_logits(model: HopeLM, ids: list[int], follow: list[int], state) -> lis
 
 
 def onnx_logits(decoder: OnnxDecoder, ids: list[int], follow: list[int], deltas) -> list[torch.Tensor]:
-    feeds = decoder.delta_feeds(deltas)
+    feeds = decoder.feeds(deltas)
     logits, cache = decoder.forward(np.asarray([ids]), decoder.initial_cache(), feeds)
     out = [torch.from_numpy(logits[0])]
     for token in follow:
@@ -129,7 +129,7 @@ def _drain(gen) -> tuple[list[int], object]:
 @torch.no_grad()
 def test_prefill_in_pieces_matches_one_forward(model, decoder, learned):
     ids = torch.tensor([prompt(17, seed=2)])
-    feeds = decoder.delta_feeds(learned)
+    feeds = decoder.feeds(learned)
     _, cache = decoder.forward(ids[:, :10].numpy(), decoder.initial_cache(), feeds)
     logits, _ = decoder.forward(ids[:, 10:].numpy(), cache, feeds)  # T = 7 after a 10-token cache
     expected = model(ids, user_state.fresh(model, learned)).logits[:, -1]
@@ -141,7 +141,7 @@ def test_batch_rows_read_their_own_deltas(model, decoder, learned):
     ids = torch.tensor([prompt(17, seed=2), prompt(17, seed=3)])
     deltas = tuple(tuple(None if d is None else {n: torch.cat([torch.zeros_like(t), t]) for n, t in d.items()}
                          for d in levels) for levels in learned)  # row 0 has learned nothing, row 1 has
-    feeds = decoder.delta_feeds(deltas, batch=2)
+    feeds = decoder.feeds(deltas, batch=2)
     _, cache = decoder.forward(ids[:, :16].numpy(), decoder.initial_cache(2), feeds)
     logits, _ = decoder.forward(ids[:, 16:].numpy(), cache, feeds)
     expected = model(ids, model.initial_state()._replace(cms=deltas)).logits[:, -1]
@@ -183,7 +183,7 @@ def test_titans_model_is_refused(tmp_path):
 def test_delta_for_a_level_the_graph_lacks_is_refused(model, decoder, learned):
     wrong = ((learned[1][0],), (None,))  # a delta on layer 0, which was exported without one
     with pytest.raises(ValueError, match="block 0 level 0 has a delta"):
-        decoder.delta_feeds(wrong)
+        decoder.feeds(wrong)
     with pytest.raises(ValueError, match="exceeds max_seq_len 128"):
         next(decoder.stream(prompt(129)))
 

@@ -23,7 +23,8 @@ def tiny_brain(max_new_tokens: int = 8, *, sleep: SleepConfig | None = None) -> 
     chat = ChatTokenizer(tok, chat_template=CHATML, bos_id=None, eos_id=tok.token_to_id("<|endoftext|>"),
                          extra_stop_ids=[tok.token_to_id("<|im_end|>")])
     torch.manual_seed(0)
-    cfg = dataclasses.replace(tiny("attention", vocab_size=chat.vocab_size), max_seq_len=256)
+    # two heads of 16: the smallest head onnxruntime's attention takes, so the app's fast path runs here too
+    cfg = dataclasses.replace(tiny("attention", vocab_size=chat.vocab_size), max_seq_len=256, n_heads=2)
     model = HopeLM(cfg).eval()
     return Brain(model, chat, "tiny test model", sleep or SleepConfig(rank=2, epochs=1, replay_tokens=32),
                  context_tokens=256, max_new_tokens=max_new_tokens)
