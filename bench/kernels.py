@@ -166,7 +166,9 @@ def export_onnx(model: DecodeModel, path: Path) -> None:
 def decode_rows(threads: int, tokens: int) -> list[dict[str, Any]]:
     """tokens/s at B = 1 for eager torch and onnxruntime (median of 3 runs of ``tokens`` teacher-forced
     steps), after checking they agree over 32 steps; a disagreeing onnxruntime is not timed."""
-    import onnxruntime as ort
+    from personal_nl.onnx import ort as onnx_runtime
+
+    ort = onnx_runtime.runtime()  # with its telemetry off, as everywhere in the project
 
     model = DecodeModel().eval()
     params = sum(p.numel() for p in model.parameters())

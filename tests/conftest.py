@@ -4,6 +4,9 @@ so this runs first: Triton kernels then execute on CPU tensors (kernels.md, tier
 import os
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
+# onnxruntime writes a telemetry queue under the home folder when imported without this; the product
+# sets it in personal_nl.onnx, and tests that import onnxruntime directly must not leave one either.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -7,8 +7,14 @@
     decoder.py    a session that streams tokens like ``personal_nl.generate.stream``
     ort.py        onnxruntime imported with its telemetry off
 
-onnxruntime is an optional dependency (the ``onnx`` extra); importing this package does not load it.
+onnxruntime is an optional dependency (the ``onnx`` extra); importing this package does not load it,
+but it does turn onnxruntime's telemetry off for the process (see ``ort.py``): the switch is read when
+onnxruntime is imported, so it is set here, before any module of ours can import it.
 """
+
+import os
+
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 from personal_nl.onnx.cache import cached_export, fingerprint, onnx_dir
 from personal_nl.onnx.decoder import Feeds, LowRank, OnnxDecoder

@@ -1,8 +1,10 @@
 """onnxruntime as this project uses it: imported on first use, with its telemetry off.
 
-onnxruntime keeps a queue of usage events (device id, session id, OS, CPU, interpreter path) under
-the home folder's cache to send when a network is there; a private assistant sends nothing, so every
-session in the project is created after this switch.
+onnxruntime keeps a queue of usage events (device id, session id, OS, CPU, interpreter path) in
+``~/.cache/Microsoft/DeveloperTools/.onnxruntime/`` to send when a network is there, created as soon as
+it is imported. A private assistant sends and keeps nothing of the kind: ``ORT_DISABLE_TELEMETRY=1``
+(set by ``personal_nl.onnx`` before onnxruntime can be imported) stops the queue from being created,
+and the API switch below stops the events themselves.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ with a user state that holds both kinds of learning: wake deltas and slept low-r
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,9 +110,34 @@ def test_a_conversation_learns_between_turns_without_reexporting(own_brain, tmp_
     after = assistant._chat.reader
     assert after is not reader and after.decoder is reader.decoder  # new inputs, the same session
     prompt = own_brain.tokenizer.encode_chat([{"role": "user", "content": "Where does my sister live?"}])
-    assert (logits_along(after, prompt, []) - logits_along(reader, prompt, [])).abs().max() > 1e-4  # it learned (fp32 noise is ~1e-6)
+    learned_shift = (logits_along(after, prompt, []) - logits_along(reader, prompt, [])).abs().max()
+    assert learned_shift > 1e-4  # it learned (fp32 noise is ~1e-6)
     history, learned = [dict(m) for m in assistant._chat.messages], assistant._state
     second = "".join(assistant.turn("Where does my sister live?"))
     assert second == torch_reply(learned, history, "Where does my sister live?")
     assert graph_files(folder) == exported  # same files, never written again
     assistant.close(sleep=False)
+
+
+def test_decoding_leaves_nothing_in_the_home_folder(tmp_path):
+    """onnxruntime queues telemetry under ~/.cache when imported with its defaults; the product turns
+    that off itself (this child process does not inherit the test suite's switch)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("ORT_DISABLE_TELEMETRY", "XDG_CACHE_HOME")}
+    script = (
+        "from runtime.decoding import Decoding\n"
+        "from runtime.state import UserState\n"
+        "from tests.runtime.tiny_brain import tiny_brain\n"
+        "brain = tiny_brain()\n"
+        "decoding = Decoding(brain)\n"
+        "reader = decoding.reader(UserState.initial(brain.model, brain.sleep, 0))\n"
+        "assert decoding.backend == 'onnxruntime', decoding.backend\n"
+        "from personal_nl.generate import Sampling\n"
+        "print(len(list(reader.stream([1, 2, 3], Sampling(max_new_tokens=4), None))))\n")
+    done = subprocess.run([sys.executable, "-c", script], env={**env, "HOME": str(home),
+                          "HOPE_DATA_DIR": str(tmp_path / "data")}, cwd=Path(__file__).parents[2],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "4"
+    assert [p for p in home.rglob("*")] == []
