@@ -13,6 +13,9 @@ DEFAULT_NEVER_LEARN = ("card", "iban", "ssn", "secret", "url_credentials")
 # How the chat's weights are stored while decoding on onnxruntime, best first (runtime.decoding): int8
 # weight-only keeps the fp32 answer, int4 is faster and agrees less often, fp32 is exact and slowest.
 PRECISIONS = ("int8w", "int4", "fp32")
+# Share of the default model's greedy steps whose top-1 token equals fp32 torch's, teacher-forced over a
+# chat reply (`python -m bench.decode`, docs/BENCHMARKS.md "Decode speed"): what `hope model info` shows.
+AGREEMENT = {"int8w": "97-100%", "int4": "81-87%", "fp32": "100%"}
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from runtime.cli.session import DataDirOpt, ModelOpt, PassFdOpt, UserOpt, data_root
+from runtime.cli.session import DataDirOpt, ModelOpt, PassFdOpt, PrecisionOpt, UserOpt, data_root
 from runtime.users import passphrase_from
 
 
 def app_command(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassFdOpt = None,
-                model: ModelOpt = None) -> None:
+                model: ModelOpt = None, precision: PrecisionOpt = None) -> None:
     """Open the app: chat that learns, your memories one key away (f2), sleep (f3), audit (f5).
 
     The app asks for the passphrase unless $HOPE_PASSPHRASE or --passphrase-fd gives it.
@@ -22,4 +22,4 @@ def app_command(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd
 
     factory = Brain.default if model is None else partial(Brain.from_folder, Path(model).expanduser())
     HopeApp(root=data_root(data_dir), brain_factory=factory, user=user,
-            passphrase=passphrase_from(passphrase_fd)).run()
+            passphrase=passphrase_from(passphrase_fd), precision=precision).run()

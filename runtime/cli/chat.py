@@ -15,7 +15,7 @@ import typer
 
 from privacy import PrivacyError
 from runtime import HopeError
-from runtime.cli.session import DataDirOpt, ModelOpt, PassFdOpt, UserOpt, assistant, progress_bar
+from runtime.cli.session import DataDirOpt, ModelOpt, PassFdOpt, PrecisionOpt, UserOpt, assistant, progress_bar
 
 HELP = """Commands:
   /forget        forget the last exchange (shredded, and gone from the weights)
@@ -115,7 +115,7 @@ def _wait_for_line(a) -> str:
 def chat(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassFdOpt = None, model: ModelOpt = None,
          incognito: Incognito = False,
          plain: Annotated[bool, typer.Option("--plain", help="Line mode instead of the app; also reads stdin.")]
-         = False) -> None:
+         = False, precision: PrecisionOpt = None) -> None:
     """Chat with your assistant: it learns from what you say, sleeps when idle, forgets on demand.
 
     Examples: `hope chat`, `echo "What is a haiku?" | hope chat --plain`
@@ -123,10 +123,10 @@ def chat(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassF
     if not plain and sys.stdin.isatty() and sys.stdout.isatty():
         from runtime.cli.app import app_command
 
-        app_command(user=user, data_dir=data_dir, passphrase_fd=passphrase_fd, model=model)
+        app_command(user=user, data_dir=data_dir, passphrase_fd=passphrase_fd, model=model, precision=precision)
         return
     interactive = sys.stdin.isatty()
-    with assistant(user, data_dir, passphrase_fd, model, sleep_on_close=True) as a:
+    with assistant(user, data_dir, passphrase_fd, model, sleep_on_close=True, precision=precision) as a:
         a.incognito = incognito or a.incognito
         if interactive:
             _note(HELP)
@@ -155,12 +155,12 @@ def chat(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassF
 
 def ask(text: Annotated[str, typer.Argument(help="The question.")], user: UserOpt = None,
         data_dir: DataDirOpt = None, passphrase_fd: PassFdOpt = None, model: ModelOpt = None,
-        incognito: Incognito = False) -> None:
+        incognito: Incognito = False, precision: PrecisionOpt = None) -> None:
     """Ask one question with your assistant's memory and print the answer (stored and learned
     unless --incognito).
 
     Example: `hope ask "Where does my sister live?"`
     """
-    with assistant(user, data_dir, passphrase_fd, model) as a:
+    with assistant(user, data_dir, passphrase_fd, model, precision=precision) as a:
         a.incognito = incognito
         _say(a, text)

@@ -15,6 +15,7 @@ from runtime.cli.session import (
     DataDirOpt,
     ModelOpt,
     PassFdOpt,
+    PrecisionOpt,
     UserOpt,
     assistant,
     data_root,
@@ -135,35 +136,70 @@ def settings_set(name: Annotated[str, typer.Argument(help="Setting name (see `ho
         typer.echo(f"{name} = {json.dumps(parsed)}")
 
 
-def bench(model: ModelOpt = None,
-          tokens: Annotated[int, typer.Option("--tokens", help="New tokens to time.")] = 64) -> None:
-    """Time this machine: prefill, decode tokens/s and one online learning step, on the model."""
-    import torch
+# Made-up exchanges for `hope bench`'s sleep: no one's data, the size of a short session.
+_BENCH_EXCHANGES = (("My sister Lena moved to Bergen last spring.", "That sounds like a big move!"),
+                    ("I play the cello in a community orchestra.", "How lovely, what are you rehearsing?"),
+                    ("My dog Pixel is a three-year-old beagle.", "Beagles are great companions."),
+                    ("I am allergic to walnuts.", "Thanks for telling me; I will keep that in mind."))
 
-    from personal_nl.generate import Sampling, stream
+
+def bench(model: ModelOpt = None,
+          tokens: Annotated[int, typer.Option("--tokens", help="New tokens to time.")] = 64,
+          precision: PrecisionOpt = None,
+          sleep: Annotated[bool, typer.Option(
+              "--sleep/--no-sleep", help="Also time a sleep on four exchanges (a minute or two).")] = True) -> None:
+    """Time what the chat runs on this machine, beside eager torch: time to the first token and
+    tokens/s of a reply, one online learning step, and a sleep on four exchanges."""
     from personal_nl.user_state import merge
+    from runtime.decoding import Decoding, TorchReader
+    from runtime.dreams import replay_set
+    from runtime.episodes import Episode
+    from runtime.settings import PRECISIONS
+    from runtime.sleep import cycle, transcript
     from runtime.state import UserState, learn_exchange
 
     brain = load_brain(model)
     limit = brain.model.cfg.max_seq_len
     prompt = brain.tokenizer.encode_chat([{"role": "user", "content": "Tell me about the history of tea. " * 8}])
     prompt = prompt[:limit // 2]  # a small model's context still has room for the reply
-    tokens = max(1, min(tokens, limit - len(prompt)))
+    tokens = max(2, min(tokens, limit - len(prompt)))
+    episodes = [Episode(user, user, reply) for user, reply in _BENCH_EXCHANGES]
     state = UserState.initial(brain.model, brain.sleep, 0)
-    reader = merge(brain.model, state.deltas(brain.model))  # as the chat reads: the user state folded in
-    sampling = Sampling(max_new_tokens=tokens)
-    rows = []
-    with torch.inference_mode():
-        start = time.perf_counter()
-        reader(torch.tensor([prompt]))
-        rows.append(("prefill", f"{len(prompt)} tokens", time.perf_counter() - start))
-        start = time.perf_counter()
-        produced = sum(1 for _ in stream(reader, prompt, sampling))
-        elapsed = time.perf_counter() - start
-    rows.append(("generate", f"{produced} tokens, {produced / elapsed:.1f} tok/s", elapsed))
     start = time.perf_counter()
-    learn_exchange(brain.model, state, prompt)
-    rows.append(("learn (wake step)", f"{len(prompt)} tokens", time.perf_counter() - start))
-    typer.echo(f"{brain.name} · torch {torch.__version__} · {torch.get_num_threads()} threads · {sys.platform}")
-    for what, detail, seconds in rows:
-        typer.echo(f"{what:20} {detail:28} {seconds:8.2f} s")
+    for episode in episodes:  # the user state the chat reads after a short session: wake deltas
+        state = learn_exchange(brain.model, state, transcript(brain, episode))
+    learn_s = (time.perf_counter() - start) / len(episodes)
+    with status("preparing the decoder"):
+        decoding = Decoding(brain, precision or PRECISIONS[0])
+        app = decoding.reader(state)
+    path = f"{decoding.backend} {decoding.precision}" if decoding.backend == "onnxruntime" else "torch (fallback)"
+    rows = [(f"reply: {path}", *_time_reply(app, prompt, tokens)),
+            ("reply: torch eager", *_time_reply(TorchReader(merge(brain.model, state.deltas(brain.model))), prompt,
+                                               tokens))]
+    typer.echo(f"{brain.name} · {sys.platform} · prompt {len(prompt)} tokens, reply {tokens} tokens")
+    typer.echo(f"{'':28} {'first token':>12} {'tokens/s':>9}")
+    for what, first_s, per_s in rows:
+        typer.echo(f"{what:28} {1e3 * first_s:9.0f} ms {per_s:9.1f}")
+    typer.echo(f"the chat decodes {rows[0][2] / rows[1][2]:.1f}x as fast as eager torch")
+    typer.echo(f"{'learn (wake step)':28} {learn_s:9.2f} s   per exchange")
+    if sleep:
+        with progress_bar() as show:
+            start = time.perf_counter()
+            cycle(brain, state, episodes, 0, replay_set(brain.model, brain.tokenizer), on_progress=show)
+        typer.echo(f"{'sleep on 4 exchanges':28} {time.perf_counter() - start:9.1f} s")
+
+
+def _time_reply(reader, prompt: list[int], tokens: int) -> tuple[float, float]:
+    """(seconds to the first token, tokens per second after it), after one untimed warm-up call."""
+    from personal_nl.generate import Sampling
+
+    sampling = Sampling(max_new_tokens=tokens)
+    for _ in zip(range(2), reader.stream(prompt, sampling, None)):
+        pass
+    start = time.perf_counter()
+    first, produced = None, 0
+    for _ in reader.stream(prompt, sampling, None):
+        produced += 1
+        first = first or time.perf_counter()
+    end = time.perf_counter()
+    return first - start, (produced - 1) / (end - first) if produced > 1 else 0.0

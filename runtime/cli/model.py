@@ -106,5 +106,20 @@ def info_command(
     ]
     if info.tensor_types:
         rows.append(("tensor types", ", ".join(info.tensor_types)))
+    rows.append(("decoding", _decoding()))
     for key, value in rows:
         typer.echo(f"{key:<13} {value}")
+
+
+def _decoding() -> str:
+    """Which backend the chat decodes with and how often each precision keeps fp32's answer, without
+    importing onnxruntime or torch."""
+    from importlib import metadata, util
+
+    from runtime.settings import AGREEMENT, PRECISIONS
+
+    if util.find_spec("onnxruntime") is None:
+        return "eager torch (onnxruntime is not installed)"
+    agree = ", ".join(f"{p} {AGREEMENT[p]}" for p in PRECISIONS)
+    return (f"onnxruntime {metadata.version('onnxruntime')} at {PRECISIONS[0]} unless the `precision` setting or "
+            f"--precision says otherwise (top-1 agreement with fp32: {agree})")

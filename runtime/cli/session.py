@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from runtime import HopeError
+from runtime.settings import PRECISIONS
 
 if TYPE_CHECKING:
     from runtime.assistant import Assistant
@@ -25,6 +26,9 @@ PassFdOpt = Annotated[int | None, typer.Option(
     "--passphrase-fd", help="Read the passphrase from this file descriptor (for scripts; or set $HOPE_PASSPHRASE).")]
 ModelOpt = Annotated[Path | None, typer.Option(
     "--model", help="A model folder made by `hope model import` (default: the bundled SmolLM2-135M-Instruct).")]
+PrecisionOpt = Annotated[str | None, typer.Option(
+    "--precision", help=f"Decode with these weights: {', '.join(PRECISIONS)} (default: the `precision` setting, "
+                        f"{PRECISIONS[0]}; `hope model info` shows how often each agrees with fp32).")]
 
 
 def data_root(data_dir: Path | None) -> Path | None:
@@ -100,7 +104,7 @@ def progress_bar() -> Iterator[Callable | None]:
 
 @contextmanager
 def assistant(user: str | None, data_dir: Path | None, passphrase_fd: int | None, model: Path | None, *,
-              sleep_on_close: bool = False) -> Iterator[Assistant]:
+              sleep_on_close: bool = False, precision: str | None = None) -> Iterator[Assistant]:
     """The unlocked user's assistant; closed (checkpointed) when the command ends, even on error."""
     from runtime.assistant import Assistant
     from runtime.users import unlock
@@ -111,7 +115,7 @@ def assistant(user: str | None, data_dir: Path | None, passphrase_fd: int | None
         vault = unlock(name, secret, root=data_root(data_dir))
     brain = load_brain(model)
     with progress_bar() as show:
-        opened = Assistant.open(vault, brain, on_progress=show)
+        opened = Assistant.open(vault, brain, on_progress=show, precision=precision)
     try:
         yield opened
     finally:

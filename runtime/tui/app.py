@@ -67,7 +67,7 @@ class HopeApp(App[None]):
     def __init__(self, *, root: Path | None = None, brain_factory: Callable[[], Brain] = Brain.default,
                  user: str | None = None, passphrase: str | None = None, assistant: Assistant | None = None,
                  clock: Callable[[], float] = time.monotonic, now: Callable[[], datetime] = local_now,
-                 keymap: dict[str, str] | None = None) -> None:
+                 keymap: dict[str, str] | None = None, precision: str | None = None) -> None:
         """``root`` is the data directory (None: $HOPE_DATA_DIR or the platform's); ``assistant``
         skips unlocking (scripts, tests); ``clock`` must be the one the assistant was opened with."""
         super().__init__()
@@ -75,6 +75,7 @@ class HopeApp(App[None]):
         self.brain_factory = brain_factory
         self.user = user
         self.passphrase = passphrase
+        self.precision = precision  # None: the user's setting
         self.clock = clock
         self.now = now
         self.engine = Engine(assistant)
@@ -135,7 +136,7 @@ class HopeApp(App[None]):
             return
 
         def job() -> None:
-            self.engine.assistant = Assistant.open(vault, brain, clock=self.clock,
+            self.engine.assistant = Assistant.open(vault, brain, clock=self.clock, precision=self.precision,
                                                    on_progress=lambda p: screen.post_message(WorkProgressed(p)))
 
         try:

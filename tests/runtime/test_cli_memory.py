@@ -134,7 +134,10 @@ def test_passphrase_from_a_file_descriptor(hope, monkeypatch):
     assert hope("status")[0] == 0
 
 
-def test_bench_times_prefill_generation_and_a_learning_step(hope):
+def test_bench_times_the_chats_decoding_beside_torch_a_learning_step_and_a_sleep(hope):
     code, out, err = hope("bench", "--tokens", "4", data=False)
     assert code == 0, err
-    assert "prefill" in out and "tok/s" in out and "learn (wake step)" in out
+    lines = out.splitlines()
+    assert any(line.startswith("reply: onnxruntime int8w") and " ms " in line for line in lines), out
+    assert any(line.startswith("reply: torch eager") for line in lines), out
+    assert "as fast as eager torch" in out and "learn (wake step)" in out and "sleep on 4 exchanges" in out
