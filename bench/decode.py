@@ -26,8 +26,10 @@ equals our fp32 one when every row reads the same fp32 continuation (teacher-for
 from __future__ import annotations
 
 import os
+import sys
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+if "--llama-cpp-child" not in sys.argv:  # llama.cpp is timed with its own default waiting
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import contextlib
@@ -35,7 +37,6 @@ import io
 import json
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -116,7 +117,7 @@ def transformers_row(gguf_path: Any) -> Row:
         from transformers import AutoModelForCausalLM
         from transformers.utils import logging as hf_logging
     except ImportError as err:
-        return Row("transformers eager (fp32)", None, f"skipped: {err}", ours=False)
+        return Row("transformers eager (fp32)", None, note=f"skipped: {err}", ours=False)
     hf_logging.disable_progress_bar()  # the table is the output; the GGUF reader's own bar goes to stderr
     with contextlib.redirect_stderr(io.StringIO()):
         model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name,
@@ -143,9 +144,9 @@ def llama_cpp_row(gguf_path: Any, threads: int) -> Row:
     try:
         import llama_cpp  # noqa: F401  (located here, run in a child process)
     except ImportError:
-        return Row("llama.cpp (Q4_1 GGUF)", None, "skipped: llama-cpp-python is not installed (BENCHMARKS.md)",
+        return Row("llama.cpp (Q4_1 GGUF)", None, note="skipped: llama-cpp-python is not installed (BENCHMARKS.md)",
                    ours=False)
-    return Row("llama.cpp (Q4_1 GGUF)", None, f"reference, own process, {threads} threads, default waiting",
+    return Row("llama.cpp (Q4_1 GGUF)", None, note=f"reference, own process, {threads} threads, default waiting",
                ours=False)
 
 

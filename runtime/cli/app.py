@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runtime.cli.session import DataDirOpt, ModelOpt, PassFdOpt, PrecisionOpt, UserOpt, data_root
 from runtime.users import passphrase_from
+
+if TYPE_CHECKING:
+    from runtime.brain import Brain
 
 
 def app_command(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassFdOpt = None,
@@ -20,6 +25,18 @@ def app_command(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd
     from runtime.brain import Brain
     from runtime.tui.app import HopeApp  # deferred: the rest of the CLI never loads Textual
 
-    factory = Brain.default if model is None else partial(Brain.from_folder, Path(model).expanduser())
-    HopeApp(root=data_root(data_dir), brain_factory=factory, user=user,
+    load = Brain.default if model is None else partial(Brain.from_folder, Path(model).expanduser())
+    HopeApp(root=data_root(data_dir), brain_factory=partial(_ready, load, precision), user=user,
             passphrase=passphrase_from(passphrase_fd), precision=precision).run()
+
+
+def _ready(load: Callable[[], Brain], precision: str | None) -> Brain:
+    """The model, with its decoder exported and loaded while the person types the passphrase (the
+    first start exports the default model's graph, ~20 s); the user's own precision setting, when
+    it differs, is prepared after unlocking."""
+    from runtime.decoding import Decoding
+    from runtime.settings import PRECISIONS
+
+    brain = load()
+    Decoding(brain, precision or PRECISIONS[0]).prepare()
+    return brain
