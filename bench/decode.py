@@ -151,20 +151,23 @@ def llama_cpp_row(gguf_path: Any, threads: int) -> Row:
 
 
 def llama_cpp_measure(row: Row, gguf_path: Any, threads: int, chat_ids: list[int], ttft_ids: list[int],
-                      new_tokens: int, rounds: int, reference: list[int]) -> None:
-    """Fill ``row`` from a child process that runs llama.cpp without this process's OMP settings."""
+                      new_tokens: int, reference: list[int]) -> None:
+    """One timed round of ``row`` in a child process that runs llama.cpp without this process's OMP
+    settings (a new process per round, so the rounds interleave with the other rows')."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
     job = {"gguf": str(gguf_path), "threads": threads, "chat": chat_ids, "ttft": ttft_ids, "n": new_tokens,
-           "rounds": rounds, "reference": reference}
+           "rounds": 1, "reference": reference}
     done = subprocess.run([sys.executable, "-m", "bench.decode", "--llama-cpp-child"], input=json.dumps(job),
                           capture_output=True, text=True, env=env, timeout=1800)
     if done.returncode != 0:
         row.note = f"failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}"
         return
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    row.tok_per_s, row.ttft_s, row.tokens = result["tok_per_s"], result["ttft_s"], result["tokens"]
-    row.agreement = result["agreement"]
-    row.note += f"; {result['settings']}"
+    row.tok_per_s += result["tok_per_s"]
+    row.ttft_s += result["ttft_s"]
+    row.tokens, row.agreement = row.tokens or result["tokens"], result["agreement"]
+    if result["settings"] not in row.note:
+        row.note += f"; {result['settings']}"
 
 
 def llama_cpp_child() -> None:
@@ -344,18 +347,17 @@ def main(argv: list[str] | None = None) -> None:
     for row in live:  # warm-up: first calls allocate and pick kernels
         timed(row.generate, chat_ids, 4)
     print(f"timing ({time.perf_counter() - started:.0f} s so far)", flush=True)
+    torch_row, llama = next(r for r in rows if r.name.startswith("ours, torch")), rows[-1]
     for _ in range(rounds):  # interleaved, so a burst of load from elsewhere hits every row alike
         for row in live:
             tokens, _, decode_s = timed(row.generate, chat_ids, new_tokens)
             row.tokens = row.tokens or tokens
             row.tok_per_s.append((len(tokens) - 1) / decode_s)
             row.ttft_s.append(timed(row.generate, ttft_ids, 1)[1])
+        if llama.note.startswith("reference"):  # one round in a child process per round of the others
+            llama_cpp_measure(llama, gguf_path, args.threads, chat_ids, ttft_ids, new_tokens, torch_row.tokens)
 
-    reference = next(r for r in rows if r.name.startswith("ours, torch")).tokens
-    llama = rows[-1]
-    if llama.note.startswith("reference"):
-        print("llama.cpp in its own process", flush=True)
-        llama_cpp_measure(llama, gguf_path, args.threads, chat_ids, ttft_ids, new_tokens, rounds, reference)
+    reference = torch_row.tokens
     print("teacher-forced agreement", flush=True)
     by_name = {r.name: r for r in rows}
     for row in live:
