@@ -274,11 +274,14 @@ def onnx_rows(model: Any, weights_id: str, threads: int, *, quick: bool = False)
             note += "; cannot learn online, not counted"
         print(f"  {label}: ready in {setup_s:.0f} s (export and quantization are cached)", flush=True)
 
-        def generate(ids: list[int], n: int, decoder: OnnxDecoder = decoder) -> Iterator[int]:
-            return decoder.stream(ids, Sampling(max_new_tokens=n))
+        feeds = decoder.feeds(None)  # made once, as the app makes them once per user state
 
-        def argmaxes(ids: list[int], follow: list[int], decoder: OnnxDecoder = decoder) -> list[int]:
-            return forced_argmaxes(decoder, decoder.feeds(None), ids, follow)
+        def generate(ids: list[int], n: int, decoder: OnnxDecoder = decoder, feeds: dict = feeds) -> Iterator[int]:
+            return decoder.stream(ids, Sampling(max_new_tokens=n), None, feeds)
+
+        def argmaxes(ids: list[int], follow: list[int], decoder: OnnxDecoder = decoder, feeds: dict = feeds
+                     ) -> list[int]:
+            return forced_argmaxes(decoder, feeds, ids, follow)
 
         rows.append(Row(label, generate, argmaxes, note, ours=online_layers is None, setup_s=setup_s))
     return rows
