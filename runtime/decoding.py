@@ -105,7 +105,8 @@ class Decoding:
                 on_progress("preparing the fast decoder")
             try:
                 path = cached_export(self.brain.model, precision=self.precision, slow_layers=self._slow_layers(),
-                                     weights_id=self.brain.weights_id, directory=self.brain.onnx_dir)
+                                     weights_id=self.brain.weights_id, directory=self.brain.onnx_dir,
+                                     keep_fp32=self.precision == "fp32")
             except UnsupportedModel as err:
                 return self._fall_back(str(err))
             sessions[self.precision] = OnnxDecoder(path, threads=self.threads)

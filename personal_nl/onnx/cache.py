@@ -46,10 +46,12 @@ def onnx_dir() -> Path:
 
 def cached_export(model: HopeLM, *, precision: Precision = "fp32", online_layers: Sequence[int] | None = None,
                   slow_layers: Sequence[int] = (), weights_id: str | None = None,
-                  directory: str | Path | None = None) -> Path:
+                  directory: str | Path | None = None, keep_fp32: bool = True) -> Path:
     """The decode graph for ``model`` at ``precision``, exported (and quantized) only when no file
     with its fingerprint exists. Files are written beside their final name and renamed into place,
-    so a crash or a second process never leaves a half-written graph under the final name."""
+    so a crash or a second process never leaves a half-written graph under the final name.
+    ``keep_fp32=False`` deletes the fp32 export once the quantized copy exists (the default model's
+    is 654 MB; another precision then exports it again)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     check_supported(model)
@@ -57,13 +59,15 @@ def cached_export(model: HopeLM, *, precision: Precision = "fp32", online_layers
     folder.mkdir(parents=True, exist_ok=True)
     key = fingerprint(model, online_layers, slow_layers, weights_id)
     base = folder / f"decode-{key}-fp32.onnx"
-    if not base.is_file():
-        _write_atomically(base, lambda tmp: export(model, tmp, online_layers=online_layers, slow_layers=slow_layers))
-    if precision == "fp32":
-        return base
-    target = folder / f"decode-{key}-{precision}.onnx"
+    target = base if precision == "fp32" else folder / f"decode-{key}-{precision}.onnx"
     if not target.is_file():
-        _write_atomically(target, lambda tmp: quantize(base, tmp, precision))
+        if not base.is_file():
+            _write_atomically(base, lambda tmp: export(model, tmp, online_layers=online_layers,
+                                                       slow_layers=slow_layers))
+        if target != base:
+            _write_atomically(target, lambda tmp: quantize(base, tmp, precision))
+    if not keep_fp32 and target != base:
+        base.unlink(missing_ok=True)
     return target
 
 

@@ -209,3 +209,13 @@ def test_default_model_fp32_graph_matches_torch(tmp_path):
         follow = list(stream(big, ids, Sampling(max_new_tokens=32), start))
         assert list(decoder.stream(ids, Sampling(max_new_tokens=32), start)) == follow
         assert max_diff(torch_logits(big, ids, follow, start), onnx_logits(decoder, ids, follow, cms)) <= ATOL
+
+
+def test_a_quantized_graph_kept_alone_is_reused_without_its_fp32_source(model, tmp_path):
+    """What the app keeps on disk: only the graph it decodes with (the default model's fp32 export is
+    654 MB); asking again finds it and exports nothing."""
+    path = cached_export(model, precision="int8w", directory=tmp_path, keep_fp32=False)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    stamp = path.stat().st_mtime_ns
+    assert cached_export(model, precision="int8w", directory=tmp_path, keep_fp32=False) == path
+    assert path.stat().st_mtime_ns == stamp and [p.name for p in tmp_path.iterdir()] == [path.name]
