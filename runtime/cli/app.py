@@ -5,12 +5,12 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from runtime.cli.session import DataDirOpt, ModelOpt, PassFdOpt, UserOpt, data_root
+from runtime.cli.session import ContextOpt, DataDirOpt, ModelOpt, PassFdOpt, UserOpt, data_root, with_context
 from runtime.users import passphrase_from
 
 
 def app_command(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassFdOpt = None,
-                model: ModelOpt = None) -> None:
+                model: ModelOpt = None, context: ContextOpt = None) -> None:
     """Open the app: chat that learns, your memories one key away (f2), sleep (f3), audit (f5).
 
     The app asks for the passphrase unless $HOPE_PASSPHRASE or --passphrase-fd gives it.
@@ -20,6 +20,7 @@ def app_command(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd
     from runtime.brain import Brain
     from runtime.tui.app import HopeApp  # deferred: the rest of the CLI never loads Textual
 
-    factory = Brain.default if model is None else partial(Brain.from_folder, Path(model).expanduser())
+    load = Brain.default if model is None else partial(Brain.from_folder, Path(model).expanduser())
+    factory = load if context is None else (lambda: with_context(load(), context))
     HopeApp(root=data_root(data_dir), brain_factory=factory, user=user,
             passphrase=passphrase_from(passphrase_fd)).run()
