@@ -40,9 +40,9 @@ def duration(seconds: float) -> str:
 
 
 def replay_words(plan: ForgetPlan) -> str:
-    """What the replay re-learns, e.g. '3 later episodes and 1 sleep (about 2 min)'."""
+    """What the replay re-learns: 're-learns 3 episodes and 1 sleep (4 steps of the log, about 2 min)'."""
     if not plan.replays:
-        return "nothing came after it, so there is nothing to re-learn"
+        return "has nothing to re-learn, since nothing came after it"
     parts = [plural(plan.episodes, "episode")] if plan.episodes else []
     if plan.sleeps:
         parts.append(plural(plan.sleeps, "sleep"))

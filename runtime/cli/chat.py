@@ -15,7 +15,7 @@ import typer
 
 from privacy import PrivacyError
 from runtime import HopeError
-from runtime.cli.output import plan_text, receipt_text, resolve
+from runtime.cli import output
 from runtime.cli.session import ContextOpt, DataDirOpt, ModelOpt, PassFdOpt, UserOpt, assistant, progress_bar
 from runtime.wording import plural
 
@@ -47,7 +47,7 @@ def _note(text: str) -> None:
 def _forget(a, arg: str) -> None:
     """/forget ID, or bare: the last exchange of this conversation. Either way it names it and asks."""
     if arg:
-        target = resolve(a, [arg])[0]
+        target = output.resolve(a, [arg])[0]
     else:
         last = a.last_episode()
         if last is None:
@@ -55,15 +55,13 @@ def _forget(a, arg: str) -> None:
                   "/memories lists older memories and /forget ID forgets one)")
             return
         target = last.id
-    _note(plan_text(a.forget_plan([target]), "Forget"))
-    sys.stderr.write("Forget it? [y/N]: ")
-    sys.stderr.flush()
-    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+    _note(output.plan_text(a.forget_plan([target]), "Forget"))
+    if not output.ask("Forget it?"):
         _note("(nothing was forgotten)")
         return
     with progress_bar("forgetting") as show:
         receipt = a.forget([target], on_progress=show)
-    _note(receipt_text(receipt))
+    _note(output.receipt_text(receipt))
 
 
 def _command(a, text: str) -> bool:

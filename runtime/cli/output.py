@@ -3,6 +3,8 @@ forget asks about, and its receipt. One sink, so `hope memories` and `hope chat 
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from runtime import HopeError
@@ -36,13 +38,23 @@ def plan_text(plan, what: str) -> str:
     lines = [f"{what} {len(plan.targets)} memor{'y' if len(plan.targets) == 1 else 'ies'}:"]
     lines += [f"  {preview(row)}" for row in plan.targets]
     lines.append("The record and its key are destroyed now; this cannot be undone. The model goes back to "
-                 f"a state from before it and {replay_words(plan)}.")
+                 f"a state from before it, and {replay_words(plan)}.")
     return "\n".join(lines)
 
 
+def ask(question: str) -> bool:
+    """Yes or no on stderr, the answer read from stdin (a script may pipe it); no unless 'y' or 'yes'."""
+    sys.stderr.write(f"{question} [y/N]: ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    if not sys.stdin.isatty():
+        sys.stderr.write("\n")  # the answer was not echoed: end the question's line
+    return answer.strip().lower() in ("y", "yes")
+
+
 def confirm(question: str, refused: str) -> None:
-    """Ask on the terminal; anything but yes prints ``refused`` and exits 1 (a script sees it failed)."""
-    if not typer.confirm(question, err=True):
+    """Ask; anything but yes prints ``refused`` and exits 1 (a script sees that nothing happened)."""
+    if not ask(question):
         typer.echo(refused, err=True)
         raise typer.Exit(1)
 
