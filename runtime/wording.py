@@ -62,10 +62,13 @@ def verdict(v: Verification) -> str:
 
 
 def receipt_summary(r: ForgetReceipt) -> str:
-    """What was done, in one sentence with the plan's numbers."""
-    done = "redacted" if r.replaced_by else "forgotten"
+    """'forgotten: 1 record shredded with its key, …': what was done, in the plan's numbers."""
+    return f"{'redacted' if r.replaced_by else 'forgotten'}: {receipt_done(r)}"
+
+
+def receipt_done(r: ForgetReceipt) -> str:
     n = len(r.records_shredded)
     sleeps = f", {plural(r.sleeps_replayed, 'sleep')} among them" if r.sleeps_replayed else ""
-    return (f"{done}: {plural(n, 'record')} shredded with {'its key' if n == 1 else 'their keys'}, "
+    return (f"{plural(n, 'record')} shredded with {'its key' if n == 1 else 'their keys'}, "
             f"{plural(len(r.checkpoints_dropped), 'saved state')} derived from {'it' if n == 1 else 'them'} dropped, "
             f"{plural(r.episodes_replayed, 'step')} of the log re-learned{sleeps}, in {r.seconds:.0f} s")
