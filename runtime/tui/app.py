@@ -58,7 +58,7 @@ class HopeApp(App[None]):
         Binding("ctrl+q", "quit", "quit", id="app.quit", priority=True, key_display="ctrl+q",
                 tooltip="Save, maybe sleep, quit"),
         Binding("ctrl+c", "interrupt", "stop", id="app.interrupt", priority=True, show=False,
-                tooltip="Stop the reply or the sleep; pressed again, tells how to quit"),
+                tooltip="Stop the reply or the sleep (again: how to quit)"),
     ]
 
     status: reactive[Status | None] = reactive(None, always_update=True)

@@ -28,14 +28,15 @@ def _key(binding: Binding, keymap: dict[str, str]) -> str:
 
 class HelpScreen(Section):
     BINDINGS = [Binding("escape", "back", "back", id="help.back", tooltip="Back")]
-    AUTO_FOCUS = "#help-keys"
+    AUTO_FOCUS = "#help-body"  # arrows scroll the whole page; focusing the table would scroll past the commands
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help-body"):
-            yield DataTable(id="help-keys", cursor_type="row", zebra_stripes=True)
+        with VerticalScroll(id="help-body"):  # the short list first, so no screen size cuts it
             yield Label("Slash commands (type them in chat)", classes="section")
             yield Static("\n".join(f"{name:<11} {what}" for name, what in COMMANDS.items()), markup=False,
                          id="help-commands")
+            yield Label("Keys", classes="section")
+            yield DataTable(id="help-keys", cursor_type="row", zebra_stripes=True)
             yield Static(KEYMAP_HINT, classes="hint", markup=False)
         yield Footer(compact=True)
 

@@ -133,3 +133,17 @@ async def test_a_restart_greets_with_what_is_kept(brain, root):
         await chatting(pilot)
         await idle(pilot)
         assert notices(app)[0].startswith("welcome back · 1 memory kept, 1 not slept on yet · never slept yet")
+
+
+async def test_every_footer_fits_80_columns(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await chatting(pilot)
+        await seed(app, "I like green tea")
+        for key, screen in [(None, "ChatScreen"), ("f2", "MemoriesScreen"), ("f3", "SleepScreen"),
+                            ("f5", "AuditScreen"), ("f6", "SettingsScreen"), ("f1", "HelpScreen")]:
+            if key:
+                await pilot.press(key)
+            await until(pilot, lambda s=screen: type(app.screen).__name__ == s, screen)
+            await pilot.pause()
+            text = footer_text(app)
+            assert len(text) <= 80 and "ctrl+q quit" in text, (screen, text)
