@@ -105,3 +105,9 @@ def test_errors_name_only_options_the_command_has(hope):  # noqa: F811
             seen += 1
             assert option in helptext, (args, option, err)
     assert seen >= 2  # the messages do point somewhere
+
+
+def test_help_shows_flags_without_a_type(hope):  # noqa: F811
+    for verb in (("memories", "forget"), ("chat",), ("sleep",), ("audit", "verify")):
+        code, out, _ = hope(*verb, "--help", model=False, data=False)
+        assert code == 0 and "--help" in out and "<bool>" not in out, verb
