@@ -455,14 +455,12 @@ class Assistant:
         todo = [e for e in remaining if e.seq > start]
         sleeps = [e for e in todo if e.kind == SLEEP]
         episodes = [e for e in todo if e.kind == EPISODE] + (targets[:1] if redacting else [])
-        seconds: float | None = sum(float(e.meta.get("seconds", "nan")) for e in sleeps)
+        timed = [e.meta.get("seconds") for e in sleeps]  # sleeps from before sleeps were timed have none
         tokens = sum(int(e.meta.get("tokens", 0)) for e in episodes)
-        if tokens:
-            seconds = None if self._speed.per_token is None else seconds + tokens * self._speed.per_token
-        if seconds is not None and seconds != seconds:  # a sleep from before sleeps were timed
-            seconds = None
-        if seconds is not None and verify and self._speed.verify is not None:
-            seconds += self._speed.verify
+        speed = self._speed
+        seconds = None
+        if None not in timed and (speed.per_token is not None or not tokens):
+            seconds = sum(timed) + tokens * (speed.per_token or 0.0) + (speed.verify or 0.0 if verify else 0.0)
         last_sleep = _last_sleep(log_entries)
         return ForgetPlan(tuple(self._row(e, last_sleep) for e in targets), len(todo) + redacting, len(sleeps),
                           seconds)

@@ -153,7 +153,7 @@ def chat(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassF
                 _say(a, text)
             except KeyboardInterrupt:
                 sys.stdout.write("\n")
-                _note("(stopped; that exchange was not kept)")
+                _note("(stopped)" if text.startswith("/") else "(stopped; that exchange was not kept)")
             except (HopeError, PrivacyError) as err:  # e.g. a full disk: say so, keep chatting
                 _note(f"Error: {err}")
 

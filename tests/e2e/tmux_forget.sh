@@ -74,7 +74,7 @@ wait_for "fast" "its state: learned awake, not slept on"
 keys d
 wait_for "Forget 1 memory\?" "the forget question"
 wait_for "cannot be undone" "the question saying what happens"
-wait_for "re-learns .*step.? of the log" "the question showing the engine's plan"
+wait_for "re-learn" "the question saying what the model re-learns (the engine's plan)"
 keys Enter
 wait_for "Forgotten · receipt [0-9a-f]{8}" "the receipt"
 wait_for "1 record shredded" "the receipt's shred count"

@@ -4,6 +4,7 @@ ask, a bare /forget means this conversation's last exchange, and errors point at
 from __future__ import annotations
 
 import io
+import os
 import re
 import sys
 
@@ -111,3 +112,12 @@ def test_help_shows_flags_without_a_type(hope):  # noqa: F811
     for verb in (("memories", "forget"), ("chat",), ("sleep",), ("audit", "verify")):
         code, out, _ = hope(*verb, "--help", model=False, data=False)
         assert code == 0 and "--help" in out and "<bool>" not in out, verb
+
+
+def test_a_held_store_says_which_process_and_how_to_close_it(hope, tmp_path):  # noqa: F811
+    from runtime.users import unlock
+
+    hope("init", model=False)
+    with unlock("default", PASS, root=tmp_path / "data").open_store():  # as the app holds it
+        code, _, err = hope("status")
+    assert code == 1 and f"your store is open in process {os.getpid()}" in err and "ctrl+q in the app" in err
