@@ -459,8 +459,10 @@ class Assistant:
         tokens = sum(int(e.meta.get("tokens", 0)) for e in episodes)
         speed = self._speed
         seconds = None
-        if None not in timed and (speed.per_token is not None or not tokens):
-            seconds = sum(timed) + tokens * (speed.per_token or 0.0) + (speed.verify or 0.0 if verify else 0.0)
+        known = (None not in timed and (speed.per_token is not None or not tokens)
+                 and (speed.verify is not None or not verify))
+        if known:
+            seconds = sum(timed) + tokens * (speed.per_token or 0.0) + (speed.verify if verify else 0.0)
         last_sleep = _last_sleep(log_entries)
         return ForgetPlan(tuple(self._row(e, last_sleep) for e in targets), len(todo) + redacting, len(sleeps),
                           seconds)

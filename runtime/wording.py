@@ -41,13 +41,14 @@ def duration(seconds: float) -> str:
 
 def replay_words(plan: ForgetPlan) -> str:
     """What the replay re-learns: 're-learns 3 episodes and 1 sleep (4 steps of the log, about 2 min)'."""
+    estimate = "" if plan.seconds is None else duration(plan.seconds)
     if not plan.replays:
-        return "has nothing to re-learn, since nothing came after it"
+        return "has nothing to re-learn, since nothing came after it" + (f" ({estimate} in all)" if estimate else "")
     parts = [plural(plan.episodes, "episode")] if plan.episodes else []
     if plan.sleeps:
         parts.append(plural(plan.sleeps, "sleep"))
-    estimate = "" if plan.seconds is None else f", {duration(plan.seconds)}"
-    return f"re-learns {' and '.join(parts)} ({plural(plan.replays, 'step')} of the log{estimate})"
+    steps = plural(plan.replays, "step") + " of the log" + (f", {estimate}" if estimate else "")
+    return f"re-learns {' and '.join(parts)} ({steps})"
 
 
 def verdict(v: Verification) -> str:

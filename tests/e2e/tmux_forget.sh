@@ -78,7 +78,7 @@ wait_for "re-learn" "the question saying what the model re-learns (the engine's 
 keys Enter
 wait_for "Forgotten · receipt [0-9a-f]{8}" "the receipt"
 wait_for "1 record shredded" "the receipt's shred count"
-wait_for "recall .* nats/token" "the receipt's measured recall before and after"
+wait_for "Verified: the model now holds it" "the receipt's verdict, from measuring before and after"
 keys Enter
 wait_for "Memories · 0 episodes" "Memories after the forget"
 absent "My sister Lena" "the fact gone from Memories"
