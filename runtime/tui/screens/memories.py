@@ -79,7 +79,7 @@ class MemoriesScreen(Section):
         rid = self.table.current_id()
         if rid is not None:
             row = next(r for r in self.table.rows_all if r.id == rid)
-            self.app.push_screen(MemoryScreen(row, self.table.rows_all, redact=redact))
+            self.app.push_screen(MemoryScreen(row, redact=redact))
 
     def action_redact(self) -> None:
         self.action_open(redact=True)

@@ -36,10 +36,9 @@ class MemoryScreen(Section):
         Binding("escape", "back", "back", id="memory.back", tooltip="Back to the list"),
     ]
 
-    def __init__(self, row: MemoryRow, rows: Sequence[MemoryRow], *, redact: bool = False) -> None:
+    def __init__(self, row: MemoryRow, *, redact: bool = False) -> None:
         super().__init__()
         self.row = row
-        self.rows = list(rows)
         self.start_redacting = redact
         self.view: EpisodeView | None = None
         self.spans: list[tuple[int, int]] = []

@@ -41,7 +41,7 @@ async def test_ctrl_c_stops_the_reply_and_text_sent_meanwhile_stays(app, monkeyp
     monkeypatch.setattr(generate, "pick", slow_pick)
     async with app.run_test(size=(100, 30)) as pilot:
         await chatting(pilot)
-        assert "ctrl+q quit" in footer_text(app)
+        await until(pilot, lambda: "ctrl+q quit" in footer_text(app), "ctrl+q quit in the footer")
         await enter(pilot, "#chat-input", "tell me a long story")
         await until(pilot, lambda: app.chat.query(Reply) and app.chat.query_one(Reply).text, "the first piece")
         await enter(pilot, "#chat-input", "and one more thing")  # one reply at a time: kept in the box
@@ -79,7 +79,8 @@ async def test_settings_opens_with_its_first_field_focused(app):
         before = app.focused.value
         await pilot.press("end", "0")  # typing changes it at once, no Tab needed
         assert app.focused.value == before + "0"
-        assert "f2 memories" not in footer_text(app) and "ctrl+q quit" in footer_text(app)
+        await until(pilot, lambda: "ctrl+q quit" in footer_text(app), "ctrl+q quit in the footer")
+        assert "f2 memories" not in footer_text(app)
 
 
 async def test_bare_forget_names_this_conversations_last_exchange_and_shows_the_plan(app, monkeypatch):
@@ -143,7 +144,6 @@ async def test_every_footer_fits_80_columns(app):
                             ("f5", "AuditScreen"), ("f6", "SettingsScreen"), ("f1", "HelpScreen")]:
             if key:
                 await pilot.press(key)
-            await until(pilot, lambda s=screen: type(app.screen).__name__ == s, screen)
-            await pilot.pause()
+            await until(pilot, lambda s=screen: type(app.screen).__name__ == s and "quit" in footer_text(app), screen)
             text = footer_text(app)
             assert len(text) <= 80 and "ctrl+q quit" in text, (screen, text)
