@@ -88,6 +88,21 @@ class Verification:
 
 
 @dataclass(frozen=True)
+class ForgetPlan:
+    """What a forget (or redact) of ``targets`` will do, worked out before anything is destroyed: the
+    confirmation shows it and the receipt then reports the same numbers."""
+
+    targets: tuple[MemoryRow, ...]
+    replays: int  # log records re-learned after the roll-back: equals the receipt's episodes_replayed
+    sleeps: int  # how many of those are sleeps (each one re-dreams and re-consolidates: the slow part)
+    seconds: float | None  # estimated from this machine's measured speeds; None until they are known
+
+    @property
+    def episodes(self) -> int:
+        return self.replays - self.sleeps
+
+
+@dataclass(frozen=True)
 class ForgetReceipt:
     id: str  # hash of the receipt's content
     records_shredded: tuple[str, ...]
@@ -97,6 +112,7 @@ class ForgetReceipt:
     seconds: float
     verification: Verification | None
     replaced_by: str | None = None  # the redacted episode put in the forgotten one's place
+    sleeps_replayed: int = 0  # of episodes_replayed, the sleeps (receipts before this field: 0)
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode("utf-8")
@@ -133,6 +149,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class _Speed:
+    """This machine's measured speeds, for estimates: learning a token awake, verifying a forget."""
+
+    def __init__(self) -> None:
+        self.per_token: float | None = None  # seconds to learn one token awake
+        self.verify: float | None = None  # seconds one verification (before + after + base) took
+
+    def learned(self, tokens: int, seconds: float) -> None:
+        if tokens > 0:
+            rate = seconds / tokens
+            self.per_token = rate if self.per_token is None else 0.7 * self.per_token + 0.3 * rate
+
+
 def _seed_for(user_seed: int, *parts: object) -> int:
     text = ":".join(str(p) for p in (user_seed, *parts))
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
@@ -160,6 +189,8 @@ class Assistant:
         self._last_activity = clock()
         self.incognito = self.settings.incognito_default
         self._decoding = Decoding(brain, precision or self.settings.precision)
+        self._said: list[str] = []  # episodes recorded in this conversation, oldest first
+        self._speed = _Speed()
         sampling = Sampling(max_new_tokens=brain.max_new_tokens, repetition_penalty=1.1)
         self._chat = Conversation(TorchReader(brain.model), brain.tokenizer, sampling,
                                   context_tokens=brain.context_tokens)
@@ -244,11 +275,16 @@ class Assistant:
             if on_progress:
                 on_progress(Progress("replaying", n, len(todo)))
             if entry.kind == EPISODE:
-                state = learn_exchange(self.brain.model, state, transcript(self.brain, self._episode(entry.id)))
+                ids, started = transcript(self.brain, self._episode(entry.id)), time.perf_counter()
+                state = learn_exchange(self.brain.model, state, ids)
+                self._speed.learned(len(ids), time.perf_counter() - started)
             else:
                 seed = Sleep.from_bytes(self._store.get(entry.id)).seed
                 episodes, known = self._cycle(log_entries, entry.order)
-                slept = cycle(self.brain, state, episodes, seed, self._replay_set(), known=known)
+                again = None if on_progress is None else (  # a replayed sleep is long: show its steps
+                    lambda p: on_progress(Progress(f"{p.stage} again", p.done, p.total)))
+                slept = cycle(self.brain, state, episodes, seed, self._replay_set(on_progress), known=known,
+                              on_progress=again)
                 assert slept is not None  # nothing can stop a replay
                 state = slept[0]
         if on_progress:
@@ -263,9 +299,11 @@ class Assistant:
         return ([self._episode(e.id) for e in episodes if e.order > previous],
                 [self._episode(e.id).learned for e in episodes if e.order <= previous])
 
-    def _replay_set(self) -> list[list[int]]:
+    def _replay_set(self, on_progress: OnProgress | None = None) -> list[list[int]]:
         model = self.brain.model
         if model not in _REPLAY:
+            if on_progress:  # the base model writes its rehearsal answers once per process: seconds
+                on_progress(Progress("preparing", 0, 0))
             _REPLAY[model] = replay_set(model, self.brain.tokenizer)
         return _REPLAY[model]
 
@@ -288,7 +326,19 @@ class Assistant:
     def new_session(self) -> None:
         """An empty context (a new chat); what was learned stays in the weights."""
         self._chat.clear()
+        self._said.clear()
         self.incognito = self.settings.incognito_default
+
+    def last_episode(self) -> MemoryRow | None:
+        """The last exchange of this conversation that is still kept; None when this conversation has
+        kept none (a new one, an incognito one, or its exchanges were forgotten). A bare /forget
+        means this, never an older memory from another conversation."""
+        log_entries = self._log()
+        present = {e.id: e for e in log_entries if e.kind == EPISODE}
+        for rid in reversed(self._said):
+            if rid in present:
+                return self._row(present[rid], _last_sleep(log_entries))
+        return None
 
     def turn(self, text: str) -> Iterator[str]:
         """Stream the reply to ``text``. Once it has streamed whole, the exchange is recorded (one
@@ -311,7 +361,10 @@ class Assistant:
     def _record(self, episode: Episode, meta: dict) -> str:
         ids = transcript(self.brain, episode)
         rid = self._store.append(EPISODE, episode.to_bytes(), meta={**meta, "tokens": len(ids)})
+        started = time.perf_counter()
         self._set_state(learn_exchange(self.brain.model, self._state, ids))
+        self._speed.learned(len(ids), time.perf_counter() - started)
+        self._said.append(rid)
         return rid
 
     # -- sleeping -------------------------------------------------------------------------------
@@ -350,13 +403,17 @@ class Assistant:
             return SleepReport(0, 0, 0.0, self._state.digest, False)
         seed = _seed_for(self._seed, "sleep", sum(e.kind == SLEEP for e in log_entries))
         episodes, known = self._cycle(log_entries, max(e.order for e in log_entries) + 1)
-        slept = cycle(self.brain, self._state, episodes, seed, self._replay_set(), known=known,
+        replay = self._replay_set(on_progress)
+        if on_progress:
+            on_progress(Progress("dreaming", 0, 0))
+        slept = cycle(self.brain, self._state, episodes, seed, replay, known=known,
                       on_progress=on_progress, should_stop=should_stop)
         if slept is None:
             log.info("sleep interrupted; nothing committed")
             return SleepReport(len(pending), 0, time.perf_counter() - started, self._state.digest, True)
         state, dreams = slept
-        self._store.append(SLEEP, Sleep(seed).to_bytes(), meta={"episodes": len(pending)})
+        seconds = round(time.perf_counter() - started, 1)  # what a forget's replay of this sleep will take
+        self._store.append(SLEEP, Sleep(seed).to_bytes(), meta={"episodes": len(pending), "seconds": seconds})
         self._set_state(state)
         cid = self._checkpoint("sleep")
         self._last_activity = self._clock()
@@ -373,6 +430,49 @@ class Assistant:
                        for t in texts) / len(texts)
         return strength, exposure
 
+    def _targets(self, ids: Sequence[str], log_entries: Sequence[Entry]) -> list[Entry]:
+        by_id = {e.id: e for e in log_entries}
+        for rid in ids:
+            if rid not in by_id or by_id[rid].kind != EPISODE:
+                raise HopeError(f"there is no memory {rid!r}")
+        if not ids:
+            raise HopeError("nothing to forget")
+        return [by_id[rid] for rid in ids]
+
+    def forget_plan(self, ids: Iterable[str], *, verify: bool = True, redacting: bool = False) -> ForgetPlan:
+        """What forgetting ``ids`` will replay, worked out as ``_forget`` will do it (the newest
+        checkpoint the shred leaves, the log after it), with a time estimate; nothing is changed.
+        ``redacting``: one episode is learned again in the forgotten one's place."""
+        ids = list(dict.fromkeys(ids))
+        log_entries = self._log()
+        targets = self._targets(ids, log_entries)
+        gone = {e.seq for e in targets}
+        seq_of = {e.id: e.seq for e in log_entries}
+        remaining = [e for e in log_entries if e.seq not in gone]
+        kept = {e.id for e in remaining}
+        start = -1
+        for info in reversed(self._store.list_checkpoints()):
+            first, last = seq_of.get(info.first), seq_of.get(info.last)
+            if info.last not in kept or first is None or last is None:
+                continue
+            if not any(first <= s <= last for s in gone):  # the shred destroys those derived from a target
+                start = last
+                break
+        todo = [e for e in remaining if e.seq > start]
+        sleeps = [e for e in todo if e.kind == SLEEP]
+        episodes = [e for e in todo if e.kind == EPISODE] + (targets[:1] if redacting else [])
+        timed = [e.meta.get("seconds") for e in sleeps]  # sleeps from before sleeps were timed have none
+        tokens = sum(int(e.meta.get("tokens", 0)) for e in episodes)
+        speed = self._speed
+        seconds = None
+        known = (None not in timed and (speed.per_token is not None or not tokens)
+                 and (speed.verify is not None or not verify))
+        if known:
+            seconds = sum(timed) + tokens * (speed.per_token or 0.0) + (speed.verify if verify else 0.0)
+        last_sleep = _last_sleep(log_entries)
+        return ForgetPlan(tuple(self._row(e, last_sleep) for e in targets), len(todo) + redacting, len(sleeps),
+                          seconds)
+
     def forget(self, ids: Iterable[str], *, on_progress: OnProgress | None = None,
                verify: bool = True) -> ForgetReceipt:
         """Shred the episodes and everything derived from them, roll back and replay the rest."""
@@ -381,16 +481,21 @@ class Assistant:
     def _forget(self, ids: list[str], replacement: tuple[Episode, dict] | None, on_progress: OnProgress | None,
                 verify: bool) -> ForgetReceipt:
         started = time.perf_counter()
-        by_id = {e.id: e for e in self._log()}
-        for rid in ids:
-            if rid not in by_id or by_id[rid].kind != EPISODE:
-                raise HopeError(f"there is no memory {rid!r}")
-        if not ids:
-            raise HopeError("nothing to forget")
+        self._targets(ids, self._log())
+
+        def stage(name: str) -> None:
+            if on_progress:
+                on_progress(Progress(name, 0, 0))
+
         episodes = [self._episode(rid) for rid in ids]
         texts = [e.learned for e in episodes]
         sequences = [transcript(self.brain, e) for e in episodes]
+        if verify:
+            stage("measuring before")
+        measured = time.perf_counter()
         before = self._verify(texts, sequences) if verify else None
+        measured = time.perf_counter() - measured
+        stage("shredding")
         replaced_by = None
         if replacement is not None:  # written first: a crash from here on finishes the redaction at start
             episode, meta = replacement
@@ -398,6 +503,7 @@ class Assistant:
                                              meta={**meta, "tokens": len(transcript(self.brain, episode))})
         shred = self._store.shred(ids)
         self._chat.clear()  # the open chat may quote what was forgotten
+        self._said.clear()
         self._strengths.clear()
         state, todo = self._restore()
         self._set_state(state)  # from here on the model holds nothing of the forgotten text
@@ -405,6 +511,8 @@ class Assistant:
         self._checkpoint("forget")
         verification = None
         if before is not None:
+            stage("measuring after")
+            started_after = time.perf_counter()
             after = self._verify(texts, sequences)
             deltas = self._state.deltas(self.brain.model)
             never = probes.never_seen_exposure(self.brain.model, deltas, self.brain.tokenizer, texts[0],
@@ -413,11 +521,13 @@ class Assistant:
             verification = Verification(strength_before=before[0], strength_after=after[0],
                                         exposure_before=before[1], exposure_after=after[1],
                                         exposure_base=base[1], exposure_never_seen=tuple(never))
+            self._speed.verify = measured + time.perf_counter() - started_after
         body = {"shredded": shred.ids, "dropped": shred.checkpoints, "replayed": len(todo),
                 "state": self._state.digest, "replaced_by": replaced_by}
         receipt = ForgetReceipt(hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16],
                                 shred.ids, shred.checkpoints, len(todo), self._state.digest,
-                                time.perf_counter() - started, verification, replaced_by)
+                                time.perf_counter() - started, verification, replaced_by,
+                                sum(e.kind == SLEEP for e in todo))
         self._store.append(RECEIPT, receipt.to_bytes())
         return receipt
 
@@ -478,19 +588,17 @@ class Assistant:
             return "redacted"
         return "slept" if entry.order < last_sleep else "fast"
 
+    def _row(self, e: Entry, last_sleep: int) -> MemoryRow:
+        text = " ".join(self._episode(e.id).user.split())
+        preview = text if len(text) <= 80 else text[:79] + "…"
+        return MemoryRow(e.id, e.created, preview, e.flags, self._state_of(e, last_sleep),
+                         int(e.meta.get("tokens", 0)))
+
     def memories(self) -> list[MemoryRow]:
         """Every episode, oldest first, with a preview (decrypted now, never stored elsewhere)."""
         log_entries = self._log()
         last_sleep = _last_sleep(log_entries)
-        rows = []
-        for e in log_entries:
-            if e.kind != EPISODE:
-                continue
-            text = " ".join(self._episode(e.id).user.split())
-            preview = text if len(text) <= 80 else text[:79] + "…"
-            rows.append(MemoryRow(e.id, e.created, preview, e.flags, self._state_of(e, last_sleep),
-                                  int(e.meta.get("tokens", 0))))
-        return rows
+        return [self._row(e, last_sleep) for e in log_entries if e.kind == EPISODE]
 
     def episode(self, rid: str) -> EpisodeView:
         log_entries = self._log()

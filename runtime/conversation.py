@@ -77,7 +77,7 @@ class Conversation:
                 return ids
             if start >= len(self.messages) - 1:  # the newest message alone is too long
                 raise HopeError(f"the message is {len(ids)} tokens; the budget for a prompt is {budget}. "
-                                "Send a shorter message.")
+                                "Send a shorter message or raise --context.")
             start += 1
 
     def reply(self, text: str) -> Iterator[str]:

@@ -39,6 +39,12 @@ def _check_name(name: str) -> str:
                         "(up to 64, starting with a letter or digit)") from None
 
 
+def check_new_user(name: str, *, root: Path | None = None) -> None:
+    """Refuse, before anything is asked or derived, a name that can't be used or is taken."""
+    if (users_dir(root) / _check_name(name) / VAULT_FILE).exists():
+        raise HopeError(f"user {name!r} already exists in {users_dir(root).parent}; unlock it instead")
+
+
 def create_user(name: str, passphrase: str, *, root: Path | None = None,
                 on_progress: VaultProgress | None = None) -> Vault:
     if len(passphrase) < MIN_PASSPHRASE:
@@ -55,7 +61,8 @@ def unlock(name: str, passphrase: str, *, root: Path | None = None,
     try:
         return Vault.unlock(users_dir(root) / _check_name(name), passphrase, user=name, on_progress=on_progress)
     except StoreNotFound:
-        raise HopeError(f"there is no user {name!r} here; create one with `hope init`") from None
+        raise HopeError(f"there is no user {name!r} in {users_dir(root).parent}; create one with `hope init`, "
+                        "or point --data-dir (or $HOPE_DATA_DIR) at the folder that holds it") from None
 
 
 def passphrase_from(fd: int | None) -> str | None:

@@ -8,6 +8,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 import typer
+from typer.core import TyperOption
 
 from privacy import PrivacyError
 from runtime import HopeError
@@ -16,6 +17,15 @@ from runtime.cli.chat import ask, chat
 from runtime.cli.manage import audit_app, bench, init, settings_app, sleep, status_command
 from runtime.cli.memories import memories_app
 from runtime.cli.model import model_app
+
+
+def _flag_type(option: TyperOption, ctx) -> str | None:
+    """A flag takes no value, so its help shows no type (typer would print `<bool>` beside it)."""
+    return None if option.is_flag else _value_type(option, ctx)
+
+
+_value_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type
 
 app = typer.Typer(
     name="hope",

@@ -7,7 +7,16 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runtime.cli.session import DataDirOpt, ModelOpt, PassFdOpt, PrecisionOpt, UserOpt, data_root
+from runtime.cli.session import (
+    ContextOpt,
+    DataDirOpt,
+    ModelOpt,
+    PassFdOpt,
+    PrecisionOpt,
+    UserOpt,
+    data_root,
+    with_context,
+)
 from runtime.users import passphrase_from
 
 if TYPE_CHECKING:
@@ -15,7 +24,7 @@ if TYPE_CHECKING:
 
 
 def app_command(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassFdOpt = None,
-                model: ModelOpt = None, precision: PrecisionOpt = None) -> None:
+                model: ModelOpt = None, context: ContextOpt = None, precision: PrecisionOpt = None) -> None:
     """Open the app: chat that learns, your memories one key away (f2), sleep (f3), audit (f5).
 
     The app asks for the passphrase unless $HOPE_PASSPHRASE or --passphrase-fd gives it.
@@ -26,7 +35,8 @@ def app_command(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd
     from runtime.tui.app import HopeApp  # deferred: the rest of the CLI never loads Textual
 
     load = Brain.default if model is None else partial(Brain.from_folder, Path(model).expanduser())
-    HopeApp(root=data_root(data_dir), brain_factory=partial(_ready, load, precision), user=user,
+    factory = load if context is None else (lambda: with_context(load(), context))
+    HopeApp(root=data_root(data_dir), brain_factory=partial(_ready, factory, precision), user=user,
             passphrase=passphrase_from(passphrase_fd), precision=precision).run()
 
 

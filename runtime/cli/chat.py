@@ -15,10 +15,21 @@ import typer
 
 from privacy import PrivacyError
 from runtime import HopeError
-from runtime.cli.session import DataDirOpt, ModelOpt, PassFdOpt, PrecisionOpt, UserOpt, assistant, progress_bar
+from runtime.cli import output
+from runtime.cli.session import (
+    ContextOpt,
+    DataDirOpt,
+    ModelOpt,
+    PassFdOpt,
+    PrecisionOpt,
+    UserOpt,
+    assistant,
+    progress_bar,
+)
+from runtime.wording import plural
 
 HELP = """Commands:
-  /forget        forget the last exchange (shredded, and gone from the weights)
+  /forget        forget the last exchange of this conversation (asks first)
   /forget ID     forget a memory by id (see /memories)
   /incognito     nothing from here on is stored or learned (again: back to normal)
   /sleep         consolidate what was learned now
@@ -42,17 +53,24 @@ def _note(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _receipt(receipt) -> str:
-    line = (f"forgotten · receipt {receipt.id} · records shredded {len(receipt.records_shredded)} · "
-            f"checkpoints dropped {len(receipt.checkpoints_dropped)} · episodes replayed {receipt.episodes_replayed} · "
-            f"state {receipt.state_hash[:12]}")
-    v = receipt.verification
-    if v is not None:
-        never = max(v.exposure_never_seen) if v.exposure_never_seen else 0.0
-        line += (f"\n  strength {v.strength_before:+.3f} → {v.strength_after:+.3f} nats/token · exposure "
-                 f"{v.exposure_before:.1f} → {v.exposure_after:.1f} bits (base model, which never saw it: "
-                 f"{v.exposure_base:.1f}; made-up texts up to {never:.1f})")
-    return line
+def _forget(a, arg: str) -> None:
+    """/forget ID, or bare: the last exchange of this conversation. Either way it names it and asks."""
+    if arg:
+        target = output.resolve(a, [arg])[0]
+    else:
+        last = a.last_episode()
+        if last is None:
+            _note("(nothing said in this conversation is kept, so there is nothing to forget here; "
+                  "/memories lists older memories and /forget ID forgets one)")
+            return
+        target = last.id
+    _note(output.plan_text(a.forget_plan([target]), "Forget"))
+    if not output.ask("Forget it?"):
+        _note("(nothing was forgotten)")
+        return
+    with progress_bar("forgetting") as show:
+        receipt = a.forget([target], on_progress=show)
+    _note(output.receipt_text(receipt))
 
 
 def _command(a, text: str) -> bool:
@@ -71,25 +89,21 @@ def _command(a, text: str) -> bool:
         _note("····· incognito: nothing from here on is stored or learned ·····" if a.incognito
               else "····· incognito off: exchanges are stored and learned again ·····")
     elif verb == "/sleep":
-        with progress_bar() as show:
-            report = a.sleep(on_progress=show)
-        _note(f"(slept on {report.episodes} exchanges, {report.dreams} dreams, {report.seconds:.0f} s)"
-              if report.episodes else "(nothing new to sleep on)")
+        try:
+            with progress_bar("sleeping") as show:
+                report = a.sleep(on_progress=show)
+        except KeyboardInterrupt:  # the sleep commits only at its end: stopping it keeps nothing of it
+            _note("(sleep stopped; nothing of it was kept, and what you said before is safe)")
+            return True
+        _note(f"(slept on {plural(report.episodes, 'exchange')}, {plural(report.dreams, 'dream')}, "
+              f"{report.seconds:.0f} s)" if report.episodes else "(nothing new to sleep on)")
     elif verb == "/memories":
         rows = a.memories()
         for r in rows:
             _note(f"  {r.id[:8]}  {r.when:%Y-%m-%d %H:%M}  {r.state:8}  {r.preview}")
         _note(f"({len(rows)} memories)")
     elif verb == "/forget":
-        from runtime.cli.memories import resolve
-
-        rows = a.memories()
-        if not rows:
-            _note("(nothing to forget)")
-            return True
-        target = resolve(a, [arg])[0] if arg else rows[-1].id
-        with progress_bar() as show:
-            _note(_receipt(a.forget([target], on_progress=show)))
+        _forget(a, arg)
     else:
         _note(f"Unknown command {verb!r}. {HELP}")
     return True
@@ -106,14 +120,14 @@ def _wait_for_line(a) -> str:
         if ready:
             return sys.stdin.readline()
         _note("(idle: sleeping; type to wake me)")
-        with progress_bar() as show:
+        with progress_bar("sleeping") as show:
             report = a.sleep(on_progress=show, should_stop=lambda: bool(select.select([sys.stdin], [], [], 0)[0]))
         _note("(woke up; nothing was committed)" if report.interrupted else
-              f"(slept on {report.episodes} exchanges)")
+              f"(slept on {plural(report.episodes, 'exchange')})")
 
 
 def chat(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassFdOpt = None, model: ModelOpt = None,
-         incognito: Incognito = False,
+         incognito: Incognito = False, context: ContextOpt = None,
          plain: Annotated[bool, typer.Option("--plain", help="Line mode instead of the app; also reads stdin.")]
          = False, precision: PrecisionOpt = None) -> None:
     """Chat with your assistant: it learns from what you say, sleeps when idle, forgets on demand.
@@ -123,10 +137,12 @@ def chat(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassF
     if not plain and sys.stdin.isatty() and sys.stdout.isatty():
         from runtime.cli.app import app_command
 
-        app_command(user=user, data_dir=data_dir, passphrase_fd=passphrase_fd, model=model, precision=precision)
+        app_command(user=user, data_dir=data_dir, passphrase_fd=passphrase_fd, model=model, context=context,
+                    precision=precision)
         return
     interactive = sys.stdin.isatty()
-    with assistant(user, data_dir, passphrase_fd, model, sleep_on_close=True, precision=precision) as a:
+    with assistant(user, data_dir, passphrase_fd, model, sleep_on_close=True, context=context,
+                   precision=precision) as a:
         a.incognito = incognito or a.incognito
         if interactive:
             _note(HELP)
@@ -148,19 +164,19 @@ def chat(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassF
                 _say(a, text)
             except KeyboardInterrupt:
                 sys.stdout.write("\n")
-                _note("(stopped; that exchange was not kept)")
+                _note("(stopped)" if text.startswith("/") else "(stopped; that exchange was not kept)")
             except (HopeError, PrivacyError) as err:  # e.g. a full disk: say so, keep chatting
                 _note(f"Error: {err}")
 
 
 def ask(text: Annotated[str, typer.Argument(help="The question.")], user: UserOpt = None,
         data_dir: DataDirOpt = None, passphrase_fd: PassFdOpt = None, model: ModelOpt = None,
-        incognito: Incognito = False, precision: PrecisionOpt = None) -> None:
+        incognito: Incognito = False, context: ContextOpt = None, precision: PrecisionOpt = None) -> None:
     """Ask one question with your assistant's memory and print the answer (stored and learned
     unless --incognito).
 
     Example: `hope ask "Where does my sister live?"`
     """
-    with assistant(user, data_dir, passphrase_fd, model, precision=precision) as a:
+    with assistant(user, data_dir, passphrase_fd, model, context=context, precision=precision) as a:
         a.incognito = incognito
         _say(a, text)

@@ -16,6 +16,7 @@ from runtime.cli.session import (
     ModelOpt,
     PassFdOpt,
     PrecisionOpt,
+    StoreInUse,
     UserOpt,
     assistant,
     data_root,
@@ -24,13 +25,15 @@ from runtime.cli.session import (
     progress_bar,
     status,
 )
+from runtime.wording import plural
 
 
 def init(user: Annotated[str, typer.Option("--user", "-u", help="A name for the new user.")] = "default",
          data_dir: DataDirOpt = None, passphrase_fd: PassFdOpt = None) -> None:
     """Create a user: an encrypted store unlocked by a passphrase only you know (Argon2id)."""
-    from runtime.users import create_user
+    from runtime.users import check_new_user, create_user
 
+    check_new_user(user, root=data_root(data_dir))  # before the passphrase is asked, not after
     secret = passphrase(passphrase_fd, confirm=True)
     with status("deriving the key"):
         vault = create_user(user, secret, root=data_root(data_dir))
@@ -46,15 +49,15 @@ def sleep(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: Pass
             if if_pending and not a.pending():
                 typer.echo("nothing pending", err=True)
                 return
-            with progress_bar() as show:
+            with progress_bar("sleeping") as show:
                 report = a.sleep(on_progress=show)
-    except StoreLocked:
+    except (StoreLocked, StoreInUse):
         if if_pending:
             typer.echo("the store is in use by another hope process; skipped", err=True)
             return
         raise
-    typer.echo(f"slept on {report.episodes} exchanges with {report.dreams} dreams in {report.seconds:.0f} s; "
-               f"state {report.state_hash[:12]}" if report.episodes else "nothing to sleep on")
+    typer.echo(f"slept on {plural(report.episodes, 'exchange')} with {plural(report.dreams, 'dream')} in "
+               f"{report.seconds:.0f} s; state {report.state_hash[:12]}" if report.episodes else "nothing to sleep on")
 
 
 def status_command(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassFdOpt = None,
@@ -98,7 +101,7 @@ def audit_verify(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_f
             raise HopeError(f"the audit chain does not verify: {verdict}")
         typer.echo(f"audit chain verified: {len(a.audit_entries())} entries")
         if state:
-            with progress_bar() as show:
+            with progress_bar("replaying the whole log") as show:
                 replayed = a.recompute_hash(on_progress=show)
             if replayed != a.state_hash:
                 raise HopeError(f"the model state {a.state_hash[:12]} differs from a replay of the log "

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from runtime import HopeError
-from runtime.cli.chat import _receipt
+from runtime.cli.output import confirm, plan_text, receipt_text, resolve
 from runtime.cli.session import DataDirOpt, ModelOpt, PassFdOpt, UserOpt, assistant, progress_bar
 
 memories_app = typer.Typer(name="memories", help="Review, redact, forget or export what your assistant retained.",
@@ -16,18 +16,6 @@ memories_app = typer.Typer(name="memories", help="Review, redact, forget or expo
 
 Ids = Annotated[list[str], typer.Argument(help="Memory ids, or unique prefixes of at least 4 characters.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Don't ask for confirmation.")]
-
-
-def resolve(a, ids: list[str]) -> list[str]:
-    """Full ids for ids or unique prefixes (as `git` accepts them)."""
-    known = [r.id for r in a.memories()]
-    out = []
-    for given in ids:
-        matches = [rid for rid in known if rid.startswith(given)] if len(given) >= 4 else []
-        if len(matches) != 1:
-            raise HopeError(f"no memory matches {given!r}" if not matches else f"{given!r} matches several memories")
-        out.append(matches[0])
-    return out
 
 
 @memories_app.command("list")
@@ -67,12 +55,12 @@ def forget_command(ids: Ids, user: UserOpt = None, data_dir: DataDirOpt = None, 
     """Forget memories: shred them, roll the model back and replay the rest, then print a receipt."""
     with assistant(user, data_dir, passphrase_fd, model) as a:
         full = resolve(a, ids)
-        if not yes and not typer.confirm(f"Forget {len(full)} memor{'y' if len(full) == 1 else 'ies'}? The record "
-                                         "and its key are destroyed now; the model re-learns what came after",
-                                         err=True):
-            raise typer.Exit(1)
-        with progress_bar() as show:
-            typer.echo(_receipt(a.forget(full, on_progress=show, verify=verify)))
+        typer.echo(plan_text(a.forget_plan(full, verify=verify), "Forget"), err=True)
+        if not yes:
+            confirm("Forget them?" if len(full) > 1 else "Forget it?", "nothing was forgotten")
+        with progress_bar("forgetting") as show:
+            receipt = a.forget(full, on_progress=show, verify=verify)
+        typer.echo(receipt_text(receipt))
 
 
 @memories_app.command("redact")
@@ -94,10 +82,14 @@ def redact_command(memory: Annotated[str, typer.Argument(help="Memory id or pref
                 merged[-1] = (merged[-1][0], max(merged[-1][1], b_))
             else:
                 merged.append((a_, b_))
-        if not yes and not typer.confirm(f"Redact {len(merged)} span(s)? The original is destroyed now", err=True):
-            raise typer.Exit(1)
-        with progress_bar() as show:
-            typer.echo(_receipt(a.redact(rid, merged, on_progress=show)))
+        typer.echo(plan_text(a.forget_plan([rid], redacting=True), "Redact"), err=True)
+        typer.echo(f"{len(merged)} span{'s' if len(merged) > 1 else ''} become{'s' if len(merged) == 1 else ''} "
+                   "[REDACTED], in the reply too, and the redacted text is learned in its place.", err=True)
+        if not yes:
+            confirm("Redact it?", "nothing was redacted")
+        with progress_bar("redacting") as show:
+            receipt = a.redact(rid, merged, on_progress=show)
+        typer.echo(receipt_text(receipt))
 
 
 def _occurrences(text: str, needle: str) -> list[int]:

@@ -22,7 +22,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
 from runtime import HopeError
-from runtime.assistant import Assistant, ForgetReceipt, SleepReport, Status
+from runtime.assistant import Assistant, ForgetPlan, ForgetReceipt, SleepReport, Status
 from runtime.brain import Brain
 from runtime.settings import Settings
 from runtime.sleep import Progress
@@ -30,6 +30,7 @@ from runtime.tui import format as fmt
 from runtime.tui.engine import Engine
 from runtime.tui.messages import SleepFinished, SleepProgressed, WorkProgressed
 from runtime.users import users_dir
+from runtime.wording import replay_words
 
 if TYPE_CHECKING:
     from runtime.tui.screens.chat import ChatScreen
@@ -54,7 +55,10 @@ class HopeApp(App[None]):
         Binding("f4", "incognito", "incognito", id="app.incognito", tooltip="Stop or resume learning"),
         Binding("f5", "audit", "audit", id="app.audit", tooltip="Audit chain and receipts"),
         Binding("f6", "settings", "settings", id="app.settings", tooltip="Sleep, never-learn, retention"),
-        Binding("ctrl+q", "quit", "quit", id="app.quit", priority=True, show=False, tooltip="Save, maybe sleep, quit"),
+        Binding("ctrl+q", "quit", "quit", id="app.quit", priority=True, key_display="ctrl+q",
+                tooltip="Save, maybe sleep, quit"),
+        Binding("ctrl+c", "interrupt", "stop", id="app.interrupt", priority=True, show=False,
+                tooltip="Stop the reply or the sleep (again: how to quit)"),
     ]
 
     status: reactive[Status | None] = reactive(None, always_update=True)
@@ -238,7 +242,7 @@ class HopeApp(App[None]):
     # -- actions shared by screens --------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if isinstance(self.screen, ModalScreen) and action != "quit":
+        if isinstance(self.screen, ModalScreen) and action not in ("quit", "interrupt"):
             return False  # a question or a job in progress owns the screen until it is answered or done
         if action in ("memories", "sleep", "incognito", "audit", "settings"):
             return self.engine.is_open and self.chat is not None and not self._quitting
@@ -278,6 +282,16 @@ class HopeApp(App[None]):
 
         await self._goto(SettingsScreen)
 
+    def action_interrupt(self) -> None:
+        """Ctrl-C, as in other local chat tools: stop what is running (a reply, a sleep); with nothing
+        running, say how to quit (quitting saves, and may sleep first, so it has its own key)."""
+        if self.chat is not None and self.chat.generating:
+            self.chat.stop_generating()
+        elif self.sleep_progress is not None:
+            self.interrupt_sleep()
+        else:
+            self.notify("Press ctrl+q to save and quit.", title="Quit?")
+
     def action_incognito(self) -> None:
         self.set_incognito(None)
 
@@ -300,25 +314,38 @@ class HopeApp(App[None]):
                 await self.pop_screen()
             await self.pop_screen()
 
-    def forget(self, ids: Sequence[str], leave: Screen | None = None) -> None:
-        """Forget episodes behind a progress screen, then show the receipt."""
-        ids = list(ids)
-        self._erase(f"Forgetting {fmt.plural(len(ids), 'memory', 'memories')}…", "nothing was forgotten",
-                    lambda a, report: a.forget(ids, on_progress=report), leave)
+    @work(group="ask")
+    async def ask_forget(self, ids: Sequence[str], leave: Screen | None = None) -> None:
+        """Ask (naming each memory and showing the engine's plan), then forget behind a progress screen."""
+        from runtime.tui.screens.confirm import ConfirmScreen, forget_wording
 
-    def redact(self, rid: str, spans: Sequence[tuple[int, int]], leave: Screen | None = None) -> None:
-        """Redact spans of one episode (forget it, learn the redacted text in its place), then show the receipt."""
+        ids = list(ids)
+        plan = await self.engine.call(lambda a: a.forget_plan(ids))
+        title, lines = forget_wording(plan, self.now())
+        if await self.push_screen_wait(ConfirmScreen(title, lines, "Forget")):
+            self._erase(f"Forgetting {fmt.plural(len(ids), 'memory', 'memories')}…", "nothing was forgotten",
+                        lambda a, report: a.forget(ids, on_progress=report), leave, plan)
+
+    @work(group="ask")
+    async def ask_redact(self, rid: str, text: str, spans: Sequence[tuple[int, int]],
+                         leave: Screen | None = None) -> None:
+        """Ask (the text as it will read, the engine's plan), then redact behind a progress screen."""
+        from runtime.tui.screens.confirm import ConfirmScreen, redact_wording
+
         spans = list(spans)
-        self._erase("Redacting…", "nothing was redacted",
-                    lambda a, report: a.redact(rid, spans, on_progress=report), leave)
+        plan = await self.engine.call(lambda a: a.forget_plan([rid], redacting=True))
+        title, lines = redact_wording(plan, text, spans)
+        if await self.push_screen_wait(ConfirmScreen(title, lines, "Redact")):
+            self._erase("Redacting…", "nothing was redacted",
+                        lambda a, report: a.redact(rid, spans, on_progress=report), leave, plan)
 
     @work(group="forget")
     async def _erase(self, title: str, refused: str, call: Callable[[Assistant, Callable], ForgetReceipt],
-                     leave: Screen | None) -> None:
+                     leave: Screen | None, plan: ForgetPlan) -> None:
         from runtime.tui.screens.receipt import ReceiptScreen, WorkScreen
 
         await self._leave(leave)
-        busy = WorkScreen(title)
+        busy = WorkScreen(title, note=f"The model {replay_words(plan)}.")
         await self.push_screen(busy)
         try:
             receipt = await self.engine.call(lambda a: call(a, busy.report))

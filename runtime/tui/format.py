@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from runtime.sleep import Progress
+from runtime.wording import plural, stage
+
+__all__ = ["bar", "countdown", "plural", "progress", "short", "stamp", "when"]
 
 _BLOCKS = " ▏▎▍▌▋▊▉█"
-
-STAGES = {"dreaming": "dreaming", "consolidating": "consolidating", "replaying": "re-learning"}
 
 
 def when(moment: datetime, now: datetime) -> str:
@@ -48,9 +49,4 @@ def bar(value: float, top: float, width: int = 8) -> str:
 
 
 def progress(p: Progress) -> str:
-    stage = STAGES.get(p.stage, p.stage)
-    return f"{stage} {p.done}/{p.total}" if p.total else stage
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (many or word + 's')}"
+    return stage(p)

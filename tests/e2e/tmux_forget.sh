@@ -74,10 +74,11 @@ wait_for "fast" "its state: learned awake, not slept on"
 keys d
 wait_for "Forget 1 memory\?" "the forget question"
 wait_for "cannot be undone" "the question saying what happens"
+wait_for "re-learn" "the question saying what the model re-learns (the engine's plan)"
 keys Enter
 wait_for "Forgotten · receipt [0-9a-f]{8}" "the receipt"
-wait_for "shredded 1 record" "the receipt's shred count"
-wait_for "strength .* nats/token" "the receipt's measured strength before and after"
+wait_for "1 record shredded" "the receipt's shred count"
+wait_for "Verified: the model now holds it" "the receipt's verdict, from measuring before and after"
 keys Enter
 wait_for "Memories · 0 episodes" "Memories after the forget"
 absent "My sister Lena" "the fact gone from Memories"

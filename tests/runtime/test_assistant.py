@@ -116,7 +116,10 @@ def test_forget_leaves_the_state_a_replay_without_the_episode_gives(brain, root)
     a = Assistant.open(unlock("ana", PASS, root=root), brain)
     target = a.memories()[2].id
     before = a.state_hash
+    plan = a.forget_plan([target])
+    assert [r.preview for r in plan.targets] == ["my password hint is pancakes"] and a.state_hash == before
     receipt = a.forget([target])
+    assert (plan.replays, plan.sleeps) == (receipt.episodes_replayed, receipt.sleeps_replayed) == (1, 0)
     assert receipt.records_shredded == (target,)
     assert len(receipt.checkpoints_dropped) == 1  # the exit checkpoint, not the sleep's
     assert receipt.episodes_replayed == 1  # rolled back to the sleep's checkpoint, replayed the later turn
@@ -139,8 +142,11 @@ def test_forgetting_an_episode_before_a_sleep_replays_that_sleep(brain, root):
     say(a, "my dog is called Rex")
     a.sleep()
     say(a, "I live near the harbour")
+    plan = a.forget_plan([a.memories()[0].id], verify=False)
+    assert plan.seconds is not None and plan.seconds > 0  # this machine's sleep and learning were timed
     receipt = a.forget([a.memories()[0].id], verify=False)
     assert receipt.episodes_replayed == 3  # the other episode, the sleep, the later turn
+    assert (plan.replays, plan.episodes, plan.sleeps) == (3, 2, 1) and receipt.sleeps_replayed == 1
     assert a.recompute_hash() == a.state_hash
     a.close(sleep=False)
 
@@ -256,3 +262,22 @@ def test_a_sleep_on_close_cut_short_commits_no_sleep_but_keeps_the_exchanges(bra
     b = Assistant.open(unlock("ana", PASS, root=root), brain)
     assert b.pending() == 1 and b.state_hash == learned and b.verify_audit()
     b.close(sleep=False)
+
+
+def test_the_last_episode_is_this_conversations_own(brain, root):
+    a = new_assistant(brain, root)
+    say(a, "What is a haiku?")
+    assert a.last_episode().preview == "What is a haiku?"
+    a.new_session()
+    assert a.last_episode() is None  # never an older memory from another conversation
+    a.incognito = True
+    say(a, "a secret plan")
+    assert a.last_episode() is None
+    a.incognito = False
+    say(a, "I like green tea")
+    assert a.last_episode().preview == "I like green tea"
+    a.forget([a.last_episode().id], verify=False)
+    assert a.last_episode() is None and [r.preview for r in a.memories()] == ["What is a haiku?"]
+    with pytest.raises(HopeError, match="no memory"):
+        a.forget_plan(["0" * 32])
+    a.close(sleep=False)

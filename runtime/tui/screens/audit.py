@@ -6,12 +6,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
 from privacy.audit import AuditVerdict
 from runtime.assistant import ForgetReceipt
 from runtime.tui import format as fmt
+from runtime.tui.screens.section import Section
 
 REASONS = {
     "entry": "an entry was edited, moved, inserted or removed",
@@ -27,7 +27,7 @@ def verdict_text(v: AuditVerdict) -> str:
     return f"✗ chain broken at entry {v.first_bad}: {REASONS.get(v.reason or '', v.reason)}"
 
 
-class AuditScreen(Screen):
+class AuditScreen(Section):
     BINDINGS = [
         Binding("v", "verify", "verify", id="audit.verify", tooltip="Recompute every link"),
         Binding("escape", "back", "back", id="audit.back", tooltip="Back to the chat"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,7 +11,8 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from runtime import HopeError
-from runtime.assistant import Assistant
+from runtime.assistant import MAX_MESSAGE_CHARS, Assistant, Status
+from runtime.tui import format as fmt
 from runtime.tui.messages import ReplyStreamed, TurnEnded
 from runtime.tui.widgets.chat_input import ChatInput
 from runtime.tui.widgets.status_line import StatusLine
@@ -18,8 +20,10 @@ from runtime.tui.widgets.transcript import Reply, Transcript
 
 INCOGNITO_ON = "····· incognito: nothing from here on is learned or stored ·····"
 INCOGNITO_OFF = "····· learning again: what you say from here on is stored and learned ·····"
+PLACEHOLDER = "Say something, or /help"
+STOP_HINT = "esc or ctrl+c stops the reply (it is not kept)"
 COMMANDS = {
-    "/forget": "forget the newest memory (asks first)",
+    "/forget": "forget the last exchange of this conversation (asks first)",
     "/incognito": "incognito on or off (/incognito on|off)",
     "/sleep": "consolidate now, and show sleep",
     "/memories": "review what was kept",
@@ -29,9 +33,16 @@ COMMANDS = {
 }
 
 
+def greeting(status: Status, now: datetime) -> str:
+    """What a returning person sees first: what is kept, what awaits sleep, when it last slept."""
+    slept = "never slept yet" if status.last_sleep is None else f"last slept {fmt.when(status.last_sleep, now)}"
+    return (f"welcome back · {fmt.plural(status.episodes, 'memory', 'memories')} kept, "
+            f"{status.pending} not slept on yet · {slept} · f2 shows them")
+
+
 class ChatScreen(Screen):
     BINDINGS = [
-        Binding("escape", "stop", "stop", id="chat.stop", tooltip="Stop the reply (it is not kept)"),
+        Binding("escape", "stop", "stop", id="chat.stop", show=False, tooltip="Stop the reply (it is not kept)"),
     ]
     AUTO_FOCUS = "#chat-input"
 
@@ -44,12 +55,14 @@ class ChatScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatusLine()
         yield Transcript(id="transcript")
-        yield ChatInput(placeholder="Say something, or /help", id="chat-input")
+        yield ChatInput(placeholder=PLACEHOLDER, id="chat-input")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         status = self.app.status
         self.set_class(bool(status and status.incognito), "incognito")
+        if status and status.episodes:
+            self.run_worker(self.query_one(Transcript).notice(greeting(status, self.app.now())))
         if status and status.incognito:
             self.run_worker(self.query_one(Transcript).notice(INCOGNITO_ON, "incognito"))
 
@@ -65,16 +78,24 @@ class ChatScreen(Screen):
     # -- turns ----------------------------------------------------------------------------------
 
     async def on_input_submitted(self, event: ChatInput.Submitted) -> None:
+        """Send, or say why not and leave the text in the box to edit or send later."""
         text = event.value.strip()
         if not text:
             return
+        if not text.startswith("/"):
+            if len(text) > MAX_MESSAGE_CHARS:
+                self.notify(f"That is {len(text):,} characters; a message can have {MAX_MESSAGE_CHARS:,}. "
+                            "It is still in the box: shorten it or send it in parts.", severity="error",
+                            title="not sent")
+                return
+            if self.generating:
+                self.notify("One reply at a time: your text stays in the box; esc or ctrl+c stops the reply.")
+                return
         box = self.query_one(ChatInput)
         box.value = ""
         box.remember(text)
         if text.startswith("/"):
             await self.command(text)
-        elif self.generating:
-            self.notify("One reply at a time: wait for it, or press esc to stop it.")
         else:
             await self.send(text)
 
@@ -87,6 +108,7 @@ class ChatScreen(Screen):
         await self.transcript.said(text)
         self._reply = await self.transcript.reply()
         self.generating = True
+        self.query_one(ChatInput).placeholder = STOP_HINT
         self.refresh_bindings()
         stop = self._stop = threading.Event()
         self.run_worker(app.engine.call(lambda a: self._turn(a, text, stop)), group="turn")
@@ -113,6 +135,7 @@ class ChatScreen(Screen):
     async def on_turn_ended(self, message: TurnEnded) -> None:
         reply, self._reply = self._reply, None
         self.generating = False
+        self.query_one(ChatInput).placeholder = PLACEHOLDER
         self._stop = None
         self.refresh_bindings()
         if reply is not None:
@@ -187,20 +210,14 @@ class ChatScreen(Screen):
             await self.transcript.notice(INCOGNITO_ON, "incognito")
 
     def _forget_newest(self) -> None:
-        from runtime.tui.screens.confirm import ConfirmScreen, forget_wording
-
+        """Bare /forget: the last exchange of this conversation, named and asked about; never an
+        older memory from another conversation (those are one f2 away)."""
         async def ask() -> None:
-            rows = await self.app.engine.call(lambda a: a.memories())
-            if not rows:
-                await self.transcript.notice("there is nothing to forget: no memories are kept", "error")
+            last = await self.app.engine.call(lambda a: a.last_episode())
+            if last is None:
+                await self.transcript.notice("nothing said in this conversation is kept, so /forget has nothing "
+                                             "to forget here; older memories are in memories (f2)", "error")
                 return
-            newest = max(rows, key=lambda r: r.when)
-            title, lines = forget_wording(rows, [newest.id], self.app.now())
-
-            def done(yes: bool | None) -> None:
-                if yes:
-                    self.app.forget([newest.id])
-
-            await self.app.push_screen(ConfirmScreen(title, lines, "Forget"), done)
+            self.app.ask_forget([last.id])
 
         self.run_worker(ask(), group="ask")

@@ -11,51 +11,41 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from runtime.assistant import REDACTED, MemoryRow
+from runtime.assistant import REDACTED, ForgetPlan
 from runtime.tui import format as fmt
+from runtime.wording import replay_words
 
 
-def _later(rows: Sequence[MemoryRow], ids: Sequence[str]) -> int:
-    """Episodes after the first chosen one in the log (``rows`` in the engine's order), not themselves
-    chosen: what the replay re-learns besides what sits between that episode and its checkpoint."""
-    chosen = set(ids)
-    first = next((i for i, r in enumerate(rows) if r.id in chosen), len(rows))
-    return sum(r.id not in chosen for r in rows[first + 1:])
-
-
-def forget_wording(rows: Sequence[MemoryRow], ids: Sequence[str], now: datetime) -> tuple[str, list[str]]:
-    """The title and lines of the forget confirmation for ``ids`` among ``rows``."""
-    chosen = [r for r in rows if r.id in set(ids)]
+def forget_wording(plan: ForgetPlan, now: datetime) -> tuple[str, list[str]]:
+    """The title and lines of the forget confirmation: each memory by date and words, and the
+    engine's plan (the receipt afterwards reports the same count)."""
+    chosen = plan.targets
     n = len(chosen)
     lines = [f"“{r.preview}” ({fmt.when(r.when, now)})" for r in chosen[:3]]
     if n > 3:
         lines.append(f"… and {n - 3} more")
     its = "its record and its key are" if n == 1 else "their records and keys are"
     lines.append(f"- {its} destroyed now; this cannot be undone")
-    later = _later(rows, ids)
-    lines.append(f"- the model goes back to its last saved state from before {'it' if n == 1 else 'them'} and "
-                 f"re-learns what came after without {'it' if n == 1 else 'them'} "
-                 f"({fmt.plural(later, 'later episode')})")
+    lines.append(f"- the model goes back to a saved state from before {'it' if n == 1 else 'them'} and "
+                 f"{replay_words(plan)}")
     lines.append("- this conversation's context is cleared too, since it could quote it")
     lines.append("- a receipt then shows what was done and measured")
     return f"Forget {fmt.plural(n, 'memory', 'memories')}?", lines
 
 
-def redact_wording(row: MemoryRow, rows: Sequence[MemoryRow], text: str,
-                   spans: Sequence[tuple[int, int]]) -> tuple[str, list[str]]:
-    """The title and lines of the redact confirmation: the text as it will read, and what happens."""
+def redact_wording(plan: ForgetPlan, text: str, spans: Sequence[tuple[int, int]]) -> tuple[str, list[str]]:
+    """The title and lines of the redact confirmation: the text as it will read, and the engine's plan."""
     out, pos = [], 0
     for a, b in sorted(spans):
         out += (text[pos:a], REDACTED)
         pos = b
     out.append(text[pos:])
-    later = _later(rows, [row.id])
     return f"Redact {fmt.plural(len(spans), 'span')}?", [
         f"“{' '.join(''.join(out).split())}”",
         "- the original record and its key are destroyed now; this cannot be undone",
         f"- the reply's copies of those words become {REDACTED} too",
-        "- the model goes back to its last saved state from before it, learns the redacted text in its "
-        f"place, and re-learns what came after ({fmt.plural(later, 'later episode')})",
+        f"- the model goes back to a saved state from before it and {replay_words(plan)}, the redacted "
+        "text in its place",
         "- this conversation's context is cleared too, since it could quote it",
     ]
 

@@ -6,16 +6,15 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label
 
 from runtime import HopeError
 from runtime.tui import format as fmt
-from runtime.tui.screens.confirm import ConfirmScreen, forget_wording
+from runtime.tui.screens.section import Section
 from runtime.tui.widgets.memory_table import SORTS, MemoryTable
 
 
-class MemoriesScreen(Screen):
+class MemoriesScreen(Section):
     BINDINGS = [
         Binding("enter", "open", "open", id="memories.open", tooltip="Open the whole episode"),
         Binding("r", "redact", "redact", id="memories.redact", tooltip="Choose words to redact"),
@@ -38,7 +37,7 @@ class MemoriesScreen(Screen):
             yield Input(placeholder="/ filter", id="memories-filter", compact=True)
             yield Label("", id="memories-sort")
         yield MemoryTable(self.app.now, id="memory-table")
-        yield Label("", id="memories-empty", classes="hint")
+        yield Label("loading… (after the reply or sleep in progress, if any)", id="memories-empty", classes="hint")
         yield Footer(compact=True)
 
     @property
@@ -80,7 +79,7 @@ class MemoriesScreen(Screen):
         rid = self.table.current_id()
         if rid is not None:
             row = next(r for r in self.table.rows_all if r.id == rid)
-            self.app.push_screen(MemoryScreen(row, self.table.rows_all, redact=redact))
+            self.app.push_screen(MemoryScreen(row, redact=redact))
 
     def action_redact(self) -> None:
         self.action_open(redact=True)
@@ -112,16 +111,8 @@ class MemoriesScreen(Screen):
 
     def action_forget(self) -> None:
         ids = self.table.chosen()
-        if not ids:
-            return
-        title, lines = forget_wording(self.table.rows_all, ids, self.app.now())
-
-        def done(yes: bool | None) -> None:
-            if yes:
-                self.table.marked.clear()
-                self.app.forget(ids)
-
-        self.app.push_screen(ConfirmScreen(title, lines, "Forget"), done)
+        if ids:
+            self.app.ask_forget(ids)
 
     def action_export(self) -> None:
         from runtime.tui.screens.export import ExportScreen

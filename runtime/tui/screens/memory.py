@@ -9,12 +9,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Label, Static, TextArea
 
 from runtime.assistant import REDACTED, EpisodeView, MemoryRow
 from runtime.tui import format as fmt
-from runtime.tui.screens.confirm import ConfirmScreen, forget_wording, redact_wording
+from runtime.tui.screens.section import Section
 
 
 def merge(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -28,7 +27,7 @@ def merge(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-class MemoryScreen(Screen):
+class MemoryScreen(Section):
     BINDINGS = [
         Binding("m", "mark", "mark", id="memory.mark", tooltip="Mark the selected words"),
         Binding("u", "unmark", "unmark all", id="memory.unmark", tooltip="Unmark all"),
@@ -37,10 +36,9 @@ class MemoryScreen(Screen):
         Binding("escape", "back", "back", id="memory.back", tooltip="Back to the list"),
     ]
 
-    def __init__(self, row: MemoryRow, rows: Sequence[MemoryRow], *, redact: bool = False) -> None:
+    def __init__(self, row: MemoryRow, *, redact: bool = False) -> None:
         super().__init__()
         self.row = row
-        self.rows = list(rows)
         self.start_redacting = redact
         self.view: EpisodeView | None = None
         self.spans: list[tuple[int, int]] = []
@@ -118,24 +116,10 @@ class MemoryScreen(Screen):
             self.action_mark()
             if not self.spans:
                 return
-        rid, spans = self.row.id, list(self.spans)
-        title, lines = redact_wording(self.row, self.rows, self.view.user, spans)
-
-        def done(yes: bool | None) -> None:
-            if yes:
-                self.app.redact(rid, spans, leave=self)
-
-        self.app.push_screen(ConfirmScreen(title, lines, "Redact"), done)
+        self.app.ask_redact(self.row.id, self.view.user, list(self.spans), leave=self)
 
     def action_forget(self) -> None:
-        rid = self.row.id
-        title, lines = forget_wording(self.rows, [rid], self.app.now())
-
-        def done(yes: bool | None) -> None:
-            if yes:
-                self.app.forget([rid], leave=self)
-
-        self.app.push_screen(ConfirmScreen(title, lines, "Forget"), done)
+        self.app.ask_forget([self.row.id], leave=self)
 
     def action_back(self) -> None:
         self.dismiss()

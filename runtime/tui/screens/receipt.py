@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, ProgressBar
+from textual.widgets import Button, Label, ProgressBar, Static
 
 from runtime.assistant import ForgetReceipt
 from runtime.sleep import Progress
@@ -23,16 +23,19 @@ class WorkScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape", "stop", "skip", id="work.stop")]
 
-    def __init__(self, title: str, *, stop: threading.Event | None = None) -> None:
+    def __init__(self, title: str, *, stop: threading.Event | None = None, note: str = "") -> None:
         super().__init__()
         self.title_text = title
         self.stop = stop
+        self.note = note  # what the job will do and about how long, said before it starts
 
     def compose(self) -> ComposeResult:
         with Vertical(id="work-box", classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
+            if self.note:
+                yield Static(self.note, id="work-note", markup=False)
             yield ProgressBar(total=None, show_eta=False, id="work-bar")
-            yield Label("", id="work-stage")
+            yield Label("starting…", id="work-stage")
             if self.stop is not None:
                 yield Label("esc skips it: nothing of it is kept, the rest is saved", classes="hint")
 
@@ -46,8 +49,11 @@ class WorkScreen(ModalScreen[None]):
     def on_work_progressed(self, message: WorkProgressed) -> None:
         p = message.progress
         self.query_one("#work-stage", Label).update(fmt.progress(p))
+        bar = self.query_one("#work-bar", ProgressBar)
         if p.total:
-            self.query_one("#work-bar", ProgressBar).update(total=p.total, progress=p.done)
+            bar.update(total=p.total, progress=p.done)
+        else:  # a stage without a count: the bar moves to say it is working, not stuck at a percentage
+            bar.update(total=None)
 
     def action_stop(self) -> None:
         if self.stop is not None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from rich.segment import Segment
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
+from textual.strip import Strip
 from textual.widgets import Button, Checkbox, Footer, Input, Label, SelectionList, Static
+from textual.widgets.option_list import OptionDoesNotExist
 
 from privacy.redact import CATEGORIES
 from runtime import HopeError
@@ -17,6 +19,7 @@ from runtime.assistant import MemoryRow
 from runtime.settings import Settings
 from runtime.tui import format as fmt
 from runtime.tui.screens.confirm import ConfirmScreen
+from runtime.tui.screens.section import Section
 
 
 def _number(value: int | None, widget_id: str) -> Input:
@@ -41,7 +44,38 @@ def retention_victims(rows: list[MemoryRow], settings: Settings, now) -> list[Me
     return [r for r in rows if (days is not None and now - r.when > timedelta(days=days)) or categories & set(r.flags)]
 
 
-class SettingsScreen(Screen):
+class Tick(Checkbox):
+    """A checkbox whose mark is gone when unticked, not only dimmer: it reads the same without colour."""
+
+    def render(self):
+        self.BUTTON_INNER = "X" if self.value else " "
+        return super().render()
+
+
+class Ticks(SelectionList[str]):
+    """A selection list whose unticked items show an empty box, like Tick."""
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        segments = list(strip)
+        try:
+            option = self.get_option_at_index(self.scroll_offset.y + y)
+        except OptionDoesNotExist:
+            return strip
+        if option.value in self.selected or len(segments) < 2 or segments[1].text != Checkbox.BUTTON_INNER:
+            return strip
+        segments[1] = Segment(" ", segments[1].style)
+        return Strip(segments, strip.cell_length)
+
+
+LEARNED_BY_DEFAULT = ("Email addresses, phone numbers and street addresses are learned by default: an assistant "
+                      "that learns should remember where your sister lives if you tell it, and everything stays "
+                      "encrypted on this machine. Card numbers, IBANs, ID numbers and secrets are never learned "
+                      "by default. Tick a category to learn a placeholder instead.")
+
+
+class SettingsScreen(Section):
+    AUTO_FOCUS = "#idle-sleep"
     BINDINGS = [
         Binding("ctrl+s", "save", "save", id="settings.save", tooltip="Apply the changes"),
         Binding("escape", "back", "back", id="settings.back", tooltip="Back; unsaved changes drop"),
@@ -54,19 +88,20 @@ class SettingsScreen(Screen):
             yield _row("sleep when idle for", _number(s.idle_sleep_seconds, "idle-sleep"), "seconds (10 or more)")
             yield _row("sleep on quit from", _number(s.sleep_on_exit_min, "exit-sleep"), "pending episodes (0: never)")
             yield _row("forget after", _number(s.retention_days, "retention-days"), "days (empty: keep)")
-            yield Checkbox("start incognito: new conversations store and learn nothing", s.incognito_default,
+            yield Tick("start incognito: new conversations store and learn nothing", s.incognito_default,
                            id="incognito-default", compact=True)
-            yield Checkbox("keep raw text: also store what was typed before never-learn", s.keep_raw_text,
+            yield Tick("keep raw text: also store what was typed before never-learn", s.keep_raw_text,
                            id="keep-raw", compact=True)
             with Horizontal(id="settings-lists"):
                 with Vertical():
                     yield Label("never learn (placeholder instead)", classes="section")
-                    yield SelectionList[str](*[(c, c, c in s.never_learn) for c in CATEGORIES], id="never-learn",
+                    yield Ticks(*[(c, c, c in s.never_learn) for c in CATEGORIES], id="never-learn",
                                              compact=True)
                 with Vertical():
                     yield Label("forget whatever is flagged", classes="section")
-                    yield SelectionList[str](*[(c, c, c in s.forget_categories) for c in CATEGORIES],
+                    yield Ticks(*[(c, c, c in s.forget_categories) for c in CATEGORIES],
                                              id="forget-categories", compact=True)
+            yield Static(LEARNED_BY_DEFAULT, classes="hint", id="settings-defaults", markup=False)
             yield Label("model", classes="section")
             yield Static("", id="model-info", markup=False)
             with Horizontal(classes="buttons"):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Label, ProgressBar, Static
 
 from runtime.tui import format as fmt
+from runtime.tui.screens.section import Section
 from runtime.tui.widgets.status_line import StatusLine
 
 ABOUT = ("Awake, the model learns each exchange in its fast levels. Asleep, it dreams on what you said "
@@ -16,7 +16,7 @@ ABOUT = ("Awake, the model learns each exchange in its fast levels. Asleep, it d
          "It sleeps on its own after a quiet while; whatever you do stops it, and a stopped sleep keeps nothing.")
 
 
-class SleepScreen(Screen):
+class SleepScreen(Section):
     BINDINGS = [
         Binding("s", "start", "sleep", id="sleep.start", tooltip="Sleep now"),
         Binding("escape", "back", "back", id="sleep.back", tooltip="Stop the sleep, else back"),

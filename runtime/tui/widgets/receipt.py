@@ -6,28 +6,20 @@ from textual.widgets import Static
 
 from runtime.assistant import ForgetReceipt
 from runtime.tui import format as fmt
+from runtime.wording import receipt_done, verdict
 
 
 def receipt_lines(r: ForgetReceipt) -> list[str]:
+    """What was done (the plan's numbers, in the plan's words), then what was measured, in words first."""
     lines = [
         f"{'Redacted' if r.replaced_by else 'Forgotten'} · receipt {fmt.short(r.id)}",
-        f"shredded {fmt.plural(len(r.records_shredded), 'record')} · "
-        f"dropped {fmt.plural(len(r.checkpoints_dropped), 'checkpoint')} · "
-        f"replayed {fmt.plural(r.episodes_replayed, 'episode')} · {r.seconds:.1f} s",
+        receipt_done(r),
         f"state {fmt.short(r.state_hash, 16)} = a replay of the log that remains",
     ]
     if r.replaced_by:
         lines.append(f"the redacted text was learned in its place as {fmt.short(r.replaced_by)}")
-    v = r.verification
-    if v is None:
-        lines.append("not measured (verification was off)")
-    else:
-        lines.append(f"strength {v.strength_before:.3f} → {v.strength_after:.3f} nats/token above the base model")
-        never = ""
-        if v.exposure_never_seen:
-            never = f" · never-seen texts {min(v.exposure_never_seen):.1f}–{max(v.exposure_never_seen):.1f}"
-        lines.append(f"exposure {v.exposure_before:.1f} → {v.exposure_after:.1f} bits · "
-                     f"base model {v.exposure_base:.1f}{never}")
+    lines.append("not measured (verification was off)" if r.verification is None else
+                 verdict(r.verification)[0].upper() + verdict(r.verification)[1:])
     return lines
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from privacy.audit import AuditEvent, AuditVerdict
-from runtime.assistant import EpisodeView, ForgetReceipt, MemoryRow, SleepReport, Status, Verification
+from runtime.assistant import EpisodeView, ForgetPlan, ForgetReceipt, MemoryRow, SleepReport, Status, Verification
 from runtime.settings import Settings
 
 NOW = datetime(2026, 5, 14, 15, 30, tzinfo=UTC)
@@ -30,7 +30,7 @@ ROWS = [
 ]
 STRENGTHS = {_id(1): 0.12, _id(2): 0.65, _id(3): 0.31, _id(4): 0.82}
 RECEIPT = ForgetReceipt("7f3a9c1e5b2d4f60", (_id(9),), ("c0" * 16, "c1" * 16), 11, "91c0" + "5e" * 30, 41.2,
-                        Verification(0.653, 0.021, 18.2, 1.3, 1.2, (1.1, 0.9, 1.4, 1.0)))
+                        Verification(0.653, 0.021, 18.2, 1.3, 1.2, (1.1, 0.9, 1.4, 1.0)), sleeps_replayed=1)
 ACTIONS = ["create", "setting", "append", "append", "checkpoint", "append", "shred", "checkpoint", "append"]
 AUDIT = tuple(AuditEvent(i, action, () if action == "create" else (_id(20 + i),), (), NOW - timedelta(hours=30 - i),
                          f"{i:x}" * 64) for i, action in enumerate(ACTIONS))
@@ -61,6 +61,13 @@ class SampleAssistant:
 
     def memories(self) -> list[MemoryRow]:
         return list(self.rows)
+
+    def forget_plan(self, ids, *, verify: bool = True, redacting: bool = False) -> ForgetPlan:
+        chosen = tuple(r for r in self.rows if r.id in ids)
+        return ForgetPlan(chosen, 11, 1, 41.0)  # as RECEIPT reports it afterwards
+
+    def last_episode(self) -> MemoryRow | None:
+        return self.rows[-1] if self.rows else None
 
     def strengths(self, ids=None) -> dict[str, float]:
         return {r.id: STRENGTHS[r.id] for r in self.rows if ids is None or r.id in ids}

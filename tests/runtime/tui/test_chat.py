@@ -125,9 +125,12 @@ async def test_forget_command_forgets_the_newest_memory_after_asking(app):
         await enter(pilot, "#chat-input", "/forget")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
         text = str(app.screen.query_one("#confirm-text").content)
-        assert "“my dog is called Rex”" in text and "cannot be undone" in text and "0 later episodes" in text
+        assert "“my dog is called Rex”" in text and "cannot be undone" in text and "green tea" not in text
+        assert "re-learns 1 episode (1 step of the log" in text  # the engine's plan: no checkpoint yet
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ReceiptScreen), "the receipt")
+        receipt = str(app.screen.query_one("#receipt").content).lower()
+        assert "1 step of the log re-learned" in receipt and "verified: the model now holds it no more" in receipt
         await pilot.press("enter")
         await idle(pilot)
         rows = await app.engine.call(lambda a: a.memories())

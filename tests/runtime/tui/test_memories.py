@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from textual.widgets import TextArea
 from textual.widgets.text_area import Selection
 
@@ -80,9 +82,11 @@ async def test_redact_a_selected_span(app):
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
         question = str(app.screen.query_one("#confirm-text").content)
         assert "“my neighbour [REDACTED] [REDACTED] owes me money”" in question and "cannot be undone" in question
+        planned = int(re.search(r"\((\d+) steps? of the log", question).group(1))
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ReceiptScreen), "the receipt")
         receipt = app.screen.receipt
+        assert receipt.episodes_replayed == planned  # one number: the plan asked about is what was done
         assert receipt.replaced_by and "Redacted · receipt" in str(app.screen.query_one(ReceiptView).content)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, MemoriesScreen), "the list again")
@@ -118,7 +122,7 @@ async def test_forget_asks_once_then_shows_the_receipt_kept_in_the_audit_view(ap
         receipt = app.screen.receipt
         assert set(receipt.records_shredded) == set(chosen) and receipt.verification is not None
         text = str(app.screen.query_one(ReceiptView).content)
-        assert f"Forgotten · receipt {receipt.id[:8]}" in text and "shredded 2 records" in text
+        assert f"Forgotten · receipt {receipt.id[:8]}" in text and "2 records shredded with their keys" in text
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, MemoriesScreen), "the list again")
         await idle(pilot)

@@ -10,8 +10,9 @@ from textual.widgets import Input, TextArea
 from textual.widgets.text_area import Selection
 
 from runtime.assistant import SleepReport
+from runtime.sleep import Progress
 from runtime.tui.app import HopeApp
-from runtime.tui.screens.receipt import ReceiptScreen
+from runtime.tui.screens.receipt import ReceiptScreen, WorkScreen
 from tests.runtime.tui.sample import NOW, RECEIPT, SampleAssistant
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
@@ -28,8 +29,10 @@ def sample_app() -> HopeApp:
 
 
 async def settle(pilot, predicate=lambda: True) -> None:
+    """Until ``predicate()`` holds and nothing runs, except a worker waiting for an answer (group "ask")."""
     deadline = time.monotonic() + 10
-    while not (predicate() and not pilot.app.engine.busy and all(w.is_finished for w in pilot.app.workers)):
+    while not (predicate() and not pilot.app.engine.busy
+               and all(w.is_finished or w.group == "ask" for w in pilot.app.workers)):
         assert time.monotonic() < deadline, "the app did not settle"
         await pilot.pause(0.02)
     await pilot.pause()
@@ -48,6 +51,17 @@ class TestUnlock:
             await settle(pilot, lambda: pilot.app.brain is not None)
 
         assert snap_compare(app, terminal_size=size, run_before=ready)
+
+    def test_wrong_passphrase_message_is_whole(self, snap_compare, tmp_path, size):
+        """The refusal wraps inside the box instead of being cut."""
+        app = HopeApp(root=tmp_path, brain_factory=lambda: SampleAssistant().brain, now=lambda: NOW)
+
+        async def refused(pilot):
+            await settle(pilot, lambda: pilot.app.brain is not None)
+            pilot.app.screen._say("Wrong passphrase for hope-test-user. Nothing was changed; try again.", "error")
+            await pilot.pause()
+
+        assert snap_compare(app, terminal_size=size, run_before=refused)
 
 
 class TestChat:
@@ -109,6 +123,20 @@ class TestMemories:
             await pilot.app.push_screen(ReceiptScreen(RECEIPT))
 
         assert snap_compare(sample_app(), terminal_size=size, run_before=show)
+
+
+class TestWaiting:
+    def test_forget_in_progress_names_its_stage(self, snap_compare, size):
+        """A forget's progress: what it will do and about how long, then the stage it is in by name."""
+        async def working(pilot):
+            await chat_ready(pilot)
+            screen = WorkScreen("Forgetting 1 memory…", note="The model re-learns 10 episodes and 1 sleep "
+                                "(11 steps of the log, about 40 s).")
+            await pilot.app.push_screen(screen)
+            screen.report(Progress("replaying", 3, 11))
+            await settle(pilot, lambda: "re-learning" in str(screen.query_one("#work-stage").content))
+
+        assert snap_compare(sample_app(), terminal_size=size, run_before=working)
 
 
 class TestSleep:
