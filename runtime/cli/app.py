@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+import typer
+
 from runtime.cli.session import DataDirOpt, ModelOpt, PassFdOpt, UserOpt, data_root
 from runtime.users import passphrase_from
 
@@ -21,5 +23,9 @@ def app_command(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd
     from runtime.tui.app import HopeApp  # deferred: the rest of the CLI never loads Textual
 
     factory = Brain.default if model is None else partial(Brain.from_folder, Path(model).expanduser())
-    HopeApp(root=data_root(data_dir), brain_factory=factory, user=user,
-            passphrase=passphrase_from(passphrase_fd)).run()
+    app = HopeApp(root=data_root(data_dir), brain_factory=factory, user=user,
+                  passphrase=passphrase_from(passphrase_fd))
+    app.run()
+    if app.return_code:  # the app stopped on a failure: one line, after the terminal is restored
+        typer.echo(app.error_line or "Error: the app stopped on a failure.", err=True)
+        raise typer.Exit(app.return_code)

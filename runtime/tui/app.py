@@ -20,10 +20,12 @@ from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
+from textual.worker import WorkerFailed
 
 from runtime import HopeError
 from runtime.assistant import Assistant, ForgetReceipt, SleepReport, Status
 from runtime.brain import Brain
+from runtime.failure import debugging, one_line
 from runtime.settings import Settings
 from runtime.sleep import Progress
 from runtime.tui import format as fmt
@@ -88,6 +90,7 @@ class HopeApp(App[None]):
         self._sleep_stop: threading.Event | None = None
         self._sleep_auto = False
         self._quitting = False
+        self.error_line: str | None = None  # why the app stopped, for `hope app` to print once the screen is gone
 
     # -- start-up -------------------------------------------------------------------------------
 
@@ -114,6 +117,23 @@ class HopeApp(App[None]):
         self._load_brain()
         await self.push_screen(UnlockScreen())
 
+    def _handle_exception(self, error: Exception) -> None:
+        """Replaces Textual's crash report, which prints every frame's locals (the passphrase, data
+        keys, other memories' text): the app keeps one line in ``error_line`` and exits with status 1.
+        $HOPE_DEBUG=1 prints the traceback, still without locals."""
+        cause = error.error if isinstance(error, WorkerFailed) else error
+        if self.error_line is None:
+            self.error_line = one_line(cause)
+        if debugging():
+            from rich.traceback import Traceback
+
+            self.panic(Traceback(show_locals=False))
+        self._return_code = 1
+        if self._exception is None:  # Pilot re-raises the first failure in tests, as Textual does
+            self._exception = error
+            self._exception_event.set()
+        self._close_messages_no_wait()
+
     @work(group="brain")
     async def _load_brain(self) -> None:
         try:
@@ -124,7 +144,7 @@ class HopeApp(App[None]):
         finally:
             self._brain_ready.set()
 
-    @work(group="open", exclusive=True)
+    @work(group="open", exclusive=True, description="open the unlocked store")
     async def open_vault(self, vault, screen) -> None:
         """Open the unlocked user's assistant (once the model has loaded), then show the chat. Runs
         as the app's worker: the unlock screen that asked is replaced on success, told on failure."""

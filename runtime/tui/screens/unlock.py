@@ -142,7 +142,7 @@ class UnlockScreen(Screen):
         for widget in self.query("Input, Button, Select"):
             widget.disabled = on
 
-    @work(exclusive=True, group="unlock")
+    @work(exclusive=True, group="unlock", description="unlock")  # not the default, which lists the passphrase
     async def _go(self, name: str, passphrase: str, *, create: bool) -> None:
         """Derive the key off the UI loop, then open the assistant (which waits for the model)."""
         app = self.app
