@@ -126,8 +126,7 @@ def chat(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassF
         app_command(user=user, data_dir=data_dir, passphrase_fd=passphrase_fd, model=model)
         return
     interactive = sys.stdin.isatty()
-    with assistant(user, data_dir, passphrase_fd, model, sleep_on_close=True) as a:
-        a.incognito = incognito or a.incognito
+    with assistant(user, data_dir, passphrase_fd, model, sleep_on_close=True, incognito=incognito) as a:
         if interactive:
             _note(HELP)
         while True:
@@ -161,6 +160,5 @@ def ask(text: Annotated[str, typer.Argument(help="The question.")], user: UserOp
 
     Example: `hope ask "Where does my sister live?"`
     """
-    with assistant(user, data_dir, passphrase_fd, model) as a:
-        a.incognito = incognito
+    with assistant(user, data_dir, passphrase_fd, model, incognito=incognito) as a:
         _say(a, text)

@@ -100,8 +100,9 @@ def progress_bar() -> Iterator[Callable | None]:
 
 @contextmanager
 def assistant(user: str | None, data_dir: Path | None, passphrase_fd: int | None, model: Path | None, *,
-              sleep_on_close: bool = False) -> Iterator[Assistant]:
-    """The unlocked user's assistant; closed (checkpointed) when the command ends, even on error."""
+              sleep_on_close: bool = False, incognito: bool = False) -> Iterator[Assistant]:
+    """The unlocked user's assistant; closed (checkpointed) when the command ends, even on error.
+    ``incognito`` (a command's --incognito) can only add to the user's incognito_default, never lift it."""
     from runtime.assistant import Assistant
     from runtime.users import unlock
 
@@ -112,6 +113,7 @@ def assistant(user: str | None, data_dir: Path | None, passphrase_fd: int | None
     brain = load_brain(model)
     with progress_bar() as show:
         opened = Assistant.open(vault, brain, on_progress=show)
+    opened.incognito = incognito or opened.incognito
     try:
         yield opened
     finally:
