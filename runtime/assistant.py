@@ -33,6 +33,7 @@ from runtime.episodes import EPISODE, RECEIPT, SLEEP, Entry, Episode, Sleep, ent
 from runtime.settings import Settings
 from runtime.sleep import OnProgress, Progress, cycle, transcript
 from runtime.state import UserState, learn_exchange
+from runtime.text import checked_message
 
 log = logging.getLogger(__name__)
 
@@ -288,10 +289,11 @@ class Assistant:
         """Stream the reply to ``text``. Once it has streamed whole, the exchange is recorded (one
         transaction) and learned; incognito records and learns nothing. Closing the stream early
         keeps nothing of the turn."""
+        if isinstance(text, str) and len(text) > MAX_MESSAGE_CHARS:
+            raise HopeError(f"the message is {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}")
+        text = checked_message(text) if isinstance(text, str) else text
         if not isinstance(text, str) or not text.strip():
             raise HopeError("empty message")
-        if len(text) > MAX_MESSAGE_CHARS:
-            raise HopeError(f"the message is {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}")
         self._last_activity = self._clock()
         flags = tuple(sorted({f.category for f in detect(text)}))
         learned = redact(text, self.settings.never_learn) if self.settings.never_learn else text

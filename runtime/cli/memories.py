@@ -10,6 +10,7 @@ import typer
 from runtime import HopeError
 from runtime.cli.chat import _receipt
 from runtime.cli.session import DataDirOpt, ModelOpt, PassFdOpt, UserOpt, assistant, progress_bar
+from runtime.text import printable
 
 memories_app = typer.Typer(name="memories", help="Review, redact, forget or export what your assistant retained.",
                            no_args_is_help=True, add_completion=False)
@@ -42,7 +43,8 @@ def list_command(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_f
         for r in rows:
             score = f"  {scores[r.id]:+.3f}" if scores else ""
             flags = ",".join(r.flags) or "-"
-            typer.echo(f"{r.id[:12]}  {r.when:%Y-%m-%d %H:%M}  {r.state:8}  {flags:10}{score}  {r.preview}")
+            typer.echo(f"{r.id[:12]}  {r.when:%Y-%m-%d %H:%M}  {r.state:8}  {flags:10}{score}  "
+                       f"{printable(r.preview, one_line=True)}")
         typer.echo(f"{len(rows)} memories, {a.pending()} not slept on yet", err=True)
 
 
@@ -53,10 +55,10 @@ def show_command(memory: Annotated[str, typer.Argument(help="Memory id or prefix
     with assistant(user, data_dir, passphrase_fd, model) as a:
         view = a.episode(resolve(a, [memory])[0])
         typer.echo(f"id       {view.id}\nwhen     {view.when:%Y-%m-%d %H:%M:%S %Z}\nstate    {view.state}\n"
-                   f"flags    {', '.join(view.flags) or '-'}\n\nyou      {view.user}")
+                   f"flags    {', '.join(view.flags) or '-'}\n\nyou      {printable(view.user)}")
         if view.learned != view.user:
-            typer.echo(f"learned  {view.learned}")
-        typer.echo(f"reply    {view.reply}")
+            typer.echo(f"learned  {printable(view.learned)}")
+        typer.echo(f"reply    {printable(view.reply)}")
 
 
 @memories_app.command("forget")

@@ -3,9 +3,19 @@ incognito_default, and bad input (bytes, control characters, odd passphrases) en
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runtime import HopeError
 from runtime.assistant import Assistant
-from runtime.users import unlock
+from runtime.users import MAX_PASSPHRASE, create_user, list_users, unlock
 from tests.runtime.test_cli_memory import PASS, hope, ids, model_dir  # noqa: F401 (fixtures)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def incognito_by_default(hope) -> None:  # noqa: F811
@@ -43,3 +53,97 @@ def test_the_python_api_opens_incognito_and_a_new_session_returns_to_it(hope, br
         assert a.memories() == []
     finally:
         a.close(sleep=False)
+
+
+def one_error_line(code: int, err: str, expected: str) -> None:
+    assert code == 1, err
+    assert err.count("\n") == 1 and err.startswith("Error: ") and expected in err, err
+
+
+def test_a_store_folder_made_for_another_user_is_one_line(hope, tmp_path):  # noqa: F811
+    hope("init", model=False)
+    users = tmp_path / "data" / "users"
+    (users / "default").rename(users / "ana")
+    code, _, err = hope("status", "--user", "ana")
+    one_error_line(code, err, "was made for another user")
+
+
+def test_undecodable_bytes_in_asks_argument_are_one_line_and_nothing_is_kept(hope):  # noqa: F811
+    hope("init", model=False)
+    code, _, err = hope("ask", "caf\udce9 au lait")  # how argv carries the byte 0xe9 of a Latin-1 terminal
+    one_error_line(code, err, "not UTF-8 text")
+    assert ids(hope) == []
+
+
+def passphrase_on_fd(hope, monkeypatch, data: bytes, *args):  # noqa: F811
+    read, write = os.pipe()
+    os.write(write, data)
+    os.close(write)
+    monkeypatch.delenv("HOPE_PASSPHRASE")
+    try:
+        return hope("status", "--passphrase-fd", str(read), *args)
+    finally:
+        os.close(read)
+
+
+def test_passphrase_fd_that_is_not_utf8_or_not_open_is_one_line(hope, monkeypatch):  # noqa: F811
+    hope("init", model=False)
+    code, _, err = passphrase_on_fd(hope, monkeypatch, b"\xff\xfe horse battery\n")
+    one_error_line(code, err, "is not UTF-8 text")
+    code, _, err = hope("status", "--passphrase-fd", "4242")
+    one_error_line(code, err, "file descriptor 4242 is not open for reading")
+
+
+def test_a_trailing_cr_is_dropped_alike_from_the_fd_and_the_environment(hope, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("HOPE_PASSPHRASE", PASS + "\r")
+    assert hope("init", model=False)[0] == 0
+    code, _, err = passphrase_on_fd(hope, monkeypatch, (PASS + "\r\n").encode())
+    assert code == 0, err
+    monkeypatch.setenv("HOPE_PASSPHRASE", PASS)
+    assert hope("status")[0] == 0
+
+
+@pytest.mark.parametrize("weak", [" " * 8, "e\u0301" * 4, "  abc   \t ", "x" * 7])
+def test_short_passphrases_are_counted_after_nfc_and_without_spaces(root, weak):
+    with pytest.raises(HopeError, match="at least 8 characters"):
+        create_user("ana", weak, root=root)
+    assert list_users(root) == []
+
+
+def test_an_overlong_or_undecodable_passphrase_is_refused_before_the_kdf(root):
+    with pytest.raises(HopeError, match="longer than 1024"):
+        create_user("ana", "x" * (MAX_PASSPHRASE + 1), root=root)
+    with pytest.raises(HopeError, match="not UTF-8"):
+        create_user("ana", "horse battery \udcff", root=root)
+    create_user("ana", "  é" + "x" * 7, root=root)  # eight characters inside the spaces: accepted
+    with pytest.raises(HopeError, match="longer than 1024"):
+        unlock("ana", "x" * 10_000_000, root=root)
+
+
+def test_stored_text_cannot_drive_the_terminal(hope):  # noqa: F811
+    hope("init", model=False)
+    assert hope("ask", "set the title \x1b]0;pwned\x07 now")[0] == 0  # an OSC sequence: dropped on the way in
+    assert hope("ask", "abc\u202edef")[0] == 0  # a bidi override is text, stored, but escaped on the way out
+    code, out, _ = hope("memories", "list")
+    assert "\x1b" not in out and "\x07" not in out and "set the title ]0;pwned now" in out
+    assert "\u202e" not in out and "abc\\u202edef" in out
+    code, out, _ = hope("memories", "show", ids(hope)[1])
+    assert code == 0 and "you      abc\\u202edef" in out
+
+
+def test_binary_bytes_on_plain_chat_stdin_are_refused_and_the_session_goes_on(model_dir, tmp_path):  # noqa: F811
+    env = {**os.environ, "HOPE_PASSPHRASE": PASS, "HOPE_DATA_DIR": str(tmp_path)}
+    hope_cli = [sys.executable, "-c", "import sys; sys.argv[0] = 'hope'; from runtime.cli import main; main()"]
+    made = subprocess.run([*hope_cli, "init"], env=env, cwd=ROOT, capture_output=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    stdin = b"I like green tea\n\xff\xfe\x00\x9b binary \x1b[31m\n/memories\nmy dog is Rex\n/bye\n"
+    done = subprocess.run([*hope_cli, "chat", "--plain", "--model", str(model_dir)], input=stdin, env=env,
+                          cwd=ROOT, capture_output=True, timeout=300)
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    assert err.count("Error: the message holds bytes that are not UTF-8 text") == 1 and "Traceback" not in err
+    assert "(1 memories)" in err  # the session was alive after the bad line ...
+    listed = subprocess.run([*hope_cli, "memories", "list", "--model", str(model_dir)], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert "I like green tea" in listed.stdout and "my dog is Rex" in listed.stdout  # ... and went on
+    assert len(listed.stdout.splitlines()) == 2
