@@ -86,6 +86,19 @@ def write_private(path: Path, data: bytes, *, replace: bool) -> None:
     _fsync_dir(path.parent)
 
 
+def disable_core_dumps() -> None:
+    """Set this process's core-file limit to 0 (soft and hard), so a crash while keys and decrypted
+    records are in memory writes no core file. Not undone: Python cannot wipe what was in memory,
+    so it stays in force for the rest of the process. A no-op where `resource` does not exist."""
+    try:
+        import resource
+    except ImportError:  # not a POSIX system
+        return
+    if resource.getrlimit(resource.RLIMIT_CORE) != (0, 0):
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        log.debug("core dumps disabled for this process")
+
+
 class StoreLock:
     """An exclusive flock on <store>/store.lock, holding the owner's pid for the error message.
 

@@ -28,7 +28,15 @@ import keyring.errors
 
 from privacy import _crypto, _schema
 from privacy._crypto import KdfParams, Rng
-from privacy._files import DB_FILE, VAULT_FILE, StoreLock, check_user, store_dir, write_private
+from privacy._files import (
+    DB_FILE,
+    VAULT_FILE,
+    StoreLock,
+    check_user,
+    disable_core_dumps,
+    store_dir,
+    write_private,
+)
 from privacy._records import KeySet
 from privacy.audit import AuditLog
 from privacy.errors import (
@@ -148,6 +156,7 @@ class Vault:
     def __init__(
         self, directory: Path, header: _Header, vault_key: bytes, *, now: Callable[[], datetime], rng: Rng
     ) -> None:
+        disable_core_dumps()  # from the first moment a key is in memory (docs/SECURITY.md: what remains)
         keys = KeySet.derive(vault_key, header.store_id)
         if not _crypto.mac_matches(keys.check, _CHECK_MESSAGE, header.check):
             raise Tampered()
@@ -194,6 +203,7 @@ class Vault:
         The folder must not exist or be empty. The store is assembled in a sibling folder and
         renamed into place, so an interrupted create leaves nothing half-made.
         """
+        disable_core_dumps()  # before the passphrase is encoded and stretched
         user = check_user(user)
         secret = _crypto.passphrase_bytes(passphrase)
         directory = store_dir(path, user)
@@ -239,6 +249,7 @@ class Vault:
         rng: Rng | None = None,
     ) -> Vault:
         """Derive the key from the passphrase and unlock; `WrongPassphrase` changes nothing."""
+        disable_core_dumps()  # before the passphrase is encoded and stretched
         secret = _crypto.passphrase_bytes(passphrase)
         directory, header = cls._locate(path, user)
         _progress(on_progress, "derive key", 0, 1)
