@@ -44,6 +44,7 @@ from privacy.errors import RecordNotFound, RecordShredded, StoreFull, Tampered
 log = logging.getLogger(__name__)
 
 NewRecord = tuple[str, bytes] | tuple[str, bytes, Meta | None]
+Note = Callable[[tuple[str, ...], tuple[str, ...]], tuple[str, bytes]]
 
 __all__ = ["CheckpointInfo", "NewRecord", "RecordInfo", "ShredReceipt", "Store"]
 
@@ -82,6 +83,9 @@ class Store:
                 info = dict(self._db.execute("SELECT key, value FROM store_info").fetchall())
             if info.get("store_id") != store_id or info.get("user") != user:
                 raise Tampered()
+            if "vacuum_due" in info:  # a process died between a shred's commit and its vacuum: finish first
+                log.info("finishing an interrupted shred")
+                self._vacuum()
         except BaseException:
             self._db.close()
             raise
@@ -258,12 +262,15 @@ class Store:
 
     # -- forgetting ------------------------------------------------------------------------------
 
-    def shred(self, ids: Iterable[str]) -> ShredReceipt:
+    def shred(self, ids: Iterable[str], *, note: Note | None = None) -> ShredReceipt:
         """Crypto-shred records: destroy each wrapped data key and row, and every checkpoint
         derived from them, then checkpoint the WAL and vacuum so no copy remains in the files.
 
         Unknown ids raise `RecordNotFound` before anything changes; ids shredded earlier are
-        reported, not refused, so a forget interrupted half-way can simply be repeated.
+        reported, not refused, so a forget interrupted half-way can simply be repeated. ``note``,
+        called with the shredded ids and dropped checkpoint ids, returns a (kind, payload) record
+        appended in the same transaction (a forget receipt no crash can separate from its shred).
+        A crash before the vacuum is finished the next time the store opens.
         """
         wanted = list(dict.fromkeys(check_id(rid) for rid in ids))
         shredded: list[str] = []
@@ -289,7 +296,31 @@ class Store:
                 self._destroy("checkpoints", "id", c.id)
             dropped = tuple(c.id for c in derived)
             entry = self._audit.append("shred", [*shredded, *dropped], hashes) if shredded else None
+            if shredded:
+                self._vacuum_due(True)
+                if note is not None:
+                    kind, payload = note(tuple(shredded), dropped)
+                    rid, digest = self._insert_record(kind, payload, None)
+                    self._audit.append("append", [rid], [digest])
         return self._after_destroy(shredded, already, dropped, entry.hash if entry else None)
+
+    def _vacuum_due(self, due: bool) -> None:
+        """Marks, inside a destroying transaction, that the files may still hold what it deleted
+        until the vacuum that follows it has run (cleared by that vacuum)."""
+        if due:
+            self._db.execute("INSERT OR REPLACE INTO store_info (key, value) VALUES ('vacuum_due', '1')")
+        else:
+            self._db.execute("DELETE FROM store_info WHERE key = 'vacuum_due'")
+
+    def _vacuum(self) -> None:
+        """Fold the WAL in, rebuild the file without free pages, and fold again: no copy of deleted
+        rows stays in `store.db` or its WAL."""
+        with self._guard():
+            _schema.checkpoint(self._db)
+            self._db.execute("VACUUM")
+            with self._db.atomic():
+                self._vacuum_due(False)
+            _schema.checkpoint(self._db)
 
     def _destroy(self, table: str, column: str, object_id: str) -> None:
         """Delete the wrapped key first: without it the row is noise even if a copy survives."""
@@ -299,10 +330,7 @@ class Store:
     def _after_destroy(
         self, shredded: list[str], already: list[str], dropped: tuple[str, ...], audit_hash: str | None
     ) -> ShredReceipt:
-        with self._guard():
-            _schema.checkpoint(self._db)
-            self._db.execute("VACUUM")
-            _schema.checkpoint(self._db)
+        self._vacuum()
         receipt = ShredReceipt(
             ids=tuple(shredded),
             already_shredded=tuple(already),
@@ -388,6 +416,7 @@ class Store:
             found = self._find_checkpoint(cid)
             self._destroy("checkpoints", "id", cid)
             entry = self._audit.append("drop-checkpoint", [cid], [found.digest])
+            self._vacuum_due(True)
         return self._after_destroy([], [], (cid,), entry.hash)
 
     # -- settings --------------------------------------------------------------------------------

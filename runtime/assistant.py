@@ -11,6 +11,7 @@ Not thread-safe: call one method at a time (an app runs them in one worker at a 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -97,6 +98,15 @@ class ForgetReceipt:
     seconds: float
     verification: Verification | None
     replaced_by: str | None = None  # the redacted episode put in the forgotten one's place
+    complete: bool = True  # False: written with the shred, before the replay (a crash may end it there)
+
+    @classmethod
+    def begun(cls, shredded: Sequence[str], dropped: Sequence[str], replaced_by: str | None) -> ForgetReceipt:
+        """The receipt a forget writes in its shred's transaction: what was destroyed. The replay's
+        result follows in a completing receipt with the same id (at the next open after a crash)."""
+        body = {"shredded": list(shredded), "dropped": list(dropped), "replaced_by": replaced_by}
+        rid = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+        return cls(rid, tuple(shredded), tuple(dropped), 0, "", 0.0, None, replaced_by, complete=False)
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode("utf-8")
@@ -178,6 +188,7 @@ class Assistant:
             assistant._set_state(assistant._replay(assistant._state, todo, on_progress))
             if todo:
                 assistant._checkpoint("rebuild")
+            assistant._complete_receipts(len(todo))
             assistant.apply_retention()
         except BaseException:
             store.close()
@@ -392,7 +403,7 @@ class Assistant:
             episode, meta = replacement
             replaced_by = self._store.append(EPISODE, episode.to_bytes(),
                                              meta={**meta, "tokens": len(transcript(self.brain, episode))})
-        shred = self._store.shred(ids)
+        begun = self._shred(ids, replaced_by)
         self._chat.clear()  # the open chat may quote what was forgotten
         self._strengths.clear()
         state, todo = self._restore()
@@ -409,13 +420,31 @@ class Assistant:
             verification = Verification(strength_before=before[0], strength_after=after[0],
                                         exposure_before=before[1], exposure_after=after[1],
                                         exposure_base=base[1], exposure_never_seen=tuple(never))
-        body = {"shredded": shred.ids, "dropped": shred.checkpoints, "replayed": len(todo),
-                "state": self._state.digest, "replaced_by": replaced_by}
-        receipt = ForgetReceipt(hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16],
-                                shred.ids, shred.checkpoints, len(todo), self._state.digest,
-                                time.perf_counter() - started, verification, replaced_by)
+        receipt = dataclasses.replace(begun, episodes_replayed=len(todo), state_hash=self._state.digest,
+                                      seconds=time.perf_counter() - started, verification=verification,
+                                      complete=True)
         self._store.append(RECEIPT, receipt.to_bytes())
         return receipt
+
+    def _shred(self, ids: Sequence[str], replaced_by: str | None) -> ForgetReceipt:
+        """Shred, writing the begun receipt in the same transaction (no crash separates them)."""
+        begun: list[ForgetReceipt] = []
+
+        def note(shredded: tuple[str, ...], dropped: tuple[str, ...]) -> tuple[str, bytes]:
+            begun.append(ForgetReceipt.begun(shredded, dropped, replaced_by))
+            return RECEIPT, begun[0].to_bytes()
+
+        shred = self._store.shred(ids, note=note)
+        return begun[0] if begun else ForgetReceipt.begun(shred.ids, shred.checkpoints, replaced_by)
+
+    def _complete_receipts(self, replayed: int) -> None:
+        """Forgets a crash cut short after their shred get their completing receipt (the state rebuilt
+        at open is the forget's result; nothing was measured)."""
+        for receipt in self.receipts():
+            if not receipt.complete:
+                done = dataclasses.replace(receipt, episodes_replayed=replayed, state_hash=self._state.digest,
+                                           complete=True)
+                self._store.append(RECEIPT, done.to_bytes())
 
     def redact(self, rid: str, spans: Sequence[tuple[int, int]], *, on_progress: OnProgress | None = None,
                verify: bool = True) -> ForgetReceipt:
@@ -452,7 +481,9 @@ class Assistant:
         stale = [e.meta["replaces"] for e in log_entries if e.meta.get("replaces") in present]
         if stale:
             log.info("finishing %d interrupted redactions", len(stale))
-            self._store.shred(stale)
+            by_original = {e.meta["replaces"]: e.id for e in log_entries if e.meta.get("replaces") in present}
+            for rid in stale:
+                self._shred([rid], by_original[rid])
 
     # -- retention ------------------------------------------------------------------------------
 
@@ -512,7 +543,12 @@ class Assistant:
         return {rid: self._strengths[(rid, digest)] for rid in wanted}
 
     def receipts(self) -> list[ForgetReceipt]:
-        return [ForgetReceipt.from_bytes(self._store.get(info.id)) for info in self._store.list(RECEIPT)]
+        """One per forget, oldest first: its completing receipt, or the begun one until then."""
+        latest: dict[str, ForgetReceipt] = {}
+        for info in self._store.list(RECEIPT):
+            receipt = ForgetReceipt.from_bytes(self._store.get(info.id))
+            latest[receipt.id] = receipt  # a later record with the same id completes an earlier one
+        return list(latest.values())
 
     def export(self, path: str | Path) -> int:
         """Write every record and setting, decrypted, to a new JSON file (mode 0600)."""
