@@ -19,7 +19,7 @@ from typing import Any
 from privacy import _crypto, _schema
 from privacy import export as _export
 from privacy._crypto import Rng
-from privacy._files import DB_FILE, StoreLock, write_private
+from privacy._files import DB_FILE, VAULT_FILE, StoreLock, remove_stale_temps, write_private
 from privacy._records import (
     ID_BYTES,
     CheckpointInfo,
@@ -71,6 +71,7 @@ class Store:
         self._rng = rng
         self._lock = lock
         self._serial = threading.RLock()  # one thread at a time on the shared connection
+        remove_stale_temps(directory / VAULT_FILE)  # a passphrase change killed mid-write
         if not self._path.is_file() or self._path.stat().st_size == 0:
             raise Tampered()
         self._db = _schema.connect(self._path)
