@@ -413,12 +413,23 @@ class Store:
 
     def drop_checkpoint(self, cid: str) -> ShredReceipt:
         """Crypto-shred one checkpoint (its key, row, and any copy in the WAL)."""
+        return self.drop_checkpoints([cid])
+
+    def drop_checkpoints(self, cids: Iterable[str]) -> ShredReceipt:
+        """Crypto-shred several checkpoints in one transaction and one vacuum (pruning old ones);
+        `RecordNotFound` for an unknown id, before anything changes."""
+        wanted = list(dict.fromkeys(check_id(cid) for cid in cids))
+        if not wanted:
+            raise ValueError("no checkpoint ids given")
         with self._transaction():
-            found = self._find_checkpoint(cid)
-            self._destroy("checkpoints", "id", cid)
-            entry = self._audit.append("drop-checkpoint", [cid], [found.digest])
+            found = {c.id: c for c in self._checkpoints()}
+            for cid in wanted:
+                if cid not in found:
+                    raise RecordNotFound(cid)
+                self._destroy("checkpoints", "id", cid)
+            entry = self._audit.append("drop-checkpoint", wanted, [found[cid].digest for cid in wanted])
             self._vacuum_due(True)
-        return self._after_destroy([], [], (cid,), entry.hash)
+        return self._after_destroy([], [], tuple(wanted), entry.hash)
 
     # -- settings --------------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from runtime.text import checked_message
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 32_000  # longer input is refused before anything reads it
+KEEP_CHECKPOINTS = 3  # log positions with a checkpoint (plus the newest sleep's); older ones are shredded
 REDACTED = "[REDACTED]"
 _REPLAY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its replay set, made once
 
@@ -287,7 +288,28 @@ class Assistant:
         cid = self._store.put_checkpoint(self._state.to_bytes(), first=log_entries[0].id, last=log_entries[-1].id,
                                          meta={"why": why, "hash": digest})
         self._saved_hash = digest
+        self._prune_checkpoints()
         return cid
+
+    def _prune_checkpoints(self) -> None:
+        """Shred the checkpoints no crash or forget needs: keep the newest at each of the last
+        KEEP_CHECKPOINTS log positions (a crash restarts from the newest, a forget of a recent episode
+        from one just before it) and the newest taken at a sleep (replaying a sleep is the slow part)."""
+        keep: dict[str, str] = {}  # log position -> checkpoint id, newest first
+        drop = []
+        slept = None
+        infos = self._store.list_checkpoints()  # by log position
+        position = {info.last: n for n, info in enumerate(infos)}
+        for info in sorted(infos, key=lambda i: (position[i.last], i.created), reverse=True):
+            if slept is None and info.meta.get("why") == "sleep":
+                slept = info.id
+            if info.last not in keep and len(keep) < KEEP_CHECKPOINTS:
+                keep[info.last] = info.id
+            elif info.id != slept:
+                drop.append(info.id)
+        if drop:
+            log.info("pruning %d checkpoints", len(drop))
+            self._store.drop_checkpoints(drop)
 
     # -- chatting -------------------------------------------------------------------------------
 
