@@ -40,6 +40,7 @@ from privacy._records import (
 )
 from privacy.audit import AuditLog
 from privacy.errors import RecordNotFound, RecordShredded, StoreFull, Tampered
+from privacy.ledger import SETTINGS_ENTRY, SETTINGS_NAME, Ledger
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +88,25 @@ class Store:
             if "vacuum_due" in info:  # a process died between a shred's commit and its vacuum: finish first
                 log.info("finishing an interrupted shred")
                 self._vacuum()
+            self._audit = AuditLog(self._db, keys, store_id, now=now, rng=rng)
+            self._check_ledger()
+            self._open = True
+            self._fold_legacy_settings()
         except BaseException:
+            self._open = False
             self._db.close()
             raise
-        self._audit = AuditLog(self._db, keys, store_id, now=now, rng=rng)
-        self._open = True
         log.info("store opened: schema %d", _schema.SCHEMA_VERSION)
+
+    def _check_ledger(self) -> None:
+        """The tables hold what the verified audit chain says, no more, no less (privacy/ledger.py)."""
+        with self._guard():
+            ledger = Ledger.replay(self._audit.verified())
+            ids = {table: {i for (i,) in self._db.execute(f"SELECT id FROM {table}").fetchall()}
+                   for table in ("records", "shredded", "checkpoints")}
+            settings = dict(self._db.execute("SELECT name, id FROM settings").fetchall())
+        ledger.check(records=ids["records"], shredded=ids["shredded"], checkpoints=ids["checkpoints"],
+                     settings=settings)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -432,41 +446,76 @@ class Store:
         return self._after_destroy([], [], tuple(wanted), entry.hash)
 
     # -- settings --------------------------------------------------------------------------------
+    # All settings are one sealed object, replaced whole on every change, whose id the audit chain
+    # records: a deleted or older settings row is refused on open instead of falling back to defaults.
 
     def set_setting(self, name: str, value: Any) -> None:
         """Store an encrypted JSON value under a program-chosen name; replaces the old value."""
         check_name(name, "setting name")
-        value_bytes = json.dumps(check_meta({"v": value})["v"], allow_nan=False).encode("utf-8")
+        value = check_meta({"v": value})["v"]
         with self._transaction():
-            old = self._db.execute("SELECT id FROM settings WHERE name = ?", [name]).fetchone()
-            if old is not None:
-                self._destroy("settings", "name", name)
-            sid = self._rng(ID_BYTES).hex()
-            ident = Identity(_schema.SCHEMA_VERSION, self._user, "setting", sid, (name,))
-            digest = self._store_object("settings", {"name": name}, ident, self._now(), {}, value_bytes)
-            self._audit.append("setting", [sid], [digest])
+            values = self._settings_object()
+            values[name] = value
+            self._write_settings(values)
 
     def get_setting(self, name: str, default: Any = None) -> Any:
         """The setting's value, or `default` when it was never set."""
         self._check_open()
         check_name(name, "setting name")
         with self._guard():
-            row = self._db.execute(
-                "SELECT id, size, schema, meta, payload FROM settings WHERE name = ?", [name]
-            ).fetchone()
-            if row is None:
-                return default
-            sid, size, schema, sealed_meta, sealed_payload = row
-            ident = Identity(schema, self._user, "setting", sid, (name,))
-            value = open_payload(self._open_meta(ident, size, sealed_meta), ident, sealed_payload)
-        return json.loads(value.decode("utf-8"))
+            return self._settings_object().get(name, default)
 
     def settings(self) -> dict[str, Any]:
         """Every setting, opened."""
         self._check_open()
         with self._guard():
-            names = [n for (n,) in self._db.execute("SELECT name FROM settings ORDER BY name").fetchall()]
-        return {name: self.get_setting(name) for name in names}
+            return dict(sorted(self._settings_object().items()))
+
+    def _settings_object(self) -> dict[str, Any]:
+        row = self._db.execute(
+            "SELECT id, size, schema, meta, payload FROM settings WHERE name = ?", [SETTINGS_NAME]
+        ).fetchone()
+        if row is None:
+            return {}
+        values = self._open_setting(SETTINGS_NAME, *row)
+        if not isinstance(values, dict):
+            raise Tampered()
+        return values
+
+    def _open_setting(self, name: str, sid: str, size: int, schema: int, sealed_meta: bytes,
+                      sealed_payload: bytes) -> Any:
+        ident = Identity(schema, self._user, "setting", sid, (name,))
+        value = open_payload(self._open_meta(ident, size, sealed_meta), ident, sealed_payload)
+        return json.loads(value.decode("utf-8"))
+
+    def _write_settings(self, values: dict[str, Any]) -> None:
+        """Replace the settings object (row and wrapped key) inside the caller's transaction."""
+        old = self._db.execute("SELECT id FROM settings WHERE name = ?", [SETTINGS_NAME]).fetchone()
+        if old is not None:
+            self._destroy("settings", "id", old[0])
+        sid = self._rng(ID_BYTES).hex()
+        ident = Identity(_schema.SCHEMA_VERSION, self._user, "setting", sid, (SETTINGS_NAME,))
+        payload = json.dumps(values, allow_nan=False, sort_keys=True).encode("utf-8")
+        digest = self._store_object("settings", {"name": SETTINGS_NAME}, ident, self._now(), {}, payload)
+        self._audit.append(SETTINGS_ENTRY, [sid], [digest])
+
+    def _fold_legacy_settings(self) -> None:
+        """Stores written before settings were one object keep a row per name: fold them into one."""
+        with self._guard():
+            rows = self._db.execute(
+                "SELECT name, id, size, schema, meta, payload FROM settings WHERE name != ?", [SETTINGS_NAME]
+            ).fetchall()
+        if not rows:
+            return
+        with self._transaction():
+            values = self._settings_object() | {row[0]: self._open_setting(*row) for row in rows}
+            for _, sid, *_ in rows:
+                self._destroy("settings", "id", sid)
+            self._write_settings(values)
+            # Replacing a setting used to leave the old value's wrapped key behind: remove those too.
+            self._db.execute("DELETE FROM keys WHERE id NOT IN (SELECT id FROM records UNION SELECT id FROM "
+                             "checkpoints UNION SELECT id FROM settings)")
+        log.info("folded %d settings into one sealed object", len(rows))
 
     # -- export / import -------------------------------------------------------------------------
 

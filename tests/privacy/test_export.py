@@ -35,7 +35,7 @@ def test_export_then_import_into_a_new_store_round_trips(store: Store, other_sto
         ]
         assert [target.get(rid) for rid in ids] == [store.get(rid) for rid in ids]
         assert target.settings() == {"never-learn": ["email", "phone"]}
-        assert [e.action for e in target.audit.entries()][-2:] == ["import", "setting"]
+        assert [e.action for e in target.audit.entries()][-2:] == ["import", "settings"]
         assert target.audit.verify()
 
 
