@@ -55,6 +55,18 @@ class StoreLocked(PrivacyError):
         super().__init__(f"The store is open in {holder}. Close it there (or wait for it to finish), then try again.")
 
 
+class RolledBack(PrivacyError):
+    """The store's history is behind (or apart from) the newest one this machine has seen of it."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This store is older than the one last opened on this machine: it is a restored backup, or an "
+            "older copy was put back (which would undo forgets). Nothing was changed. To restore a backup "
+            "on purpose, open it once accepting the older store (hope: --accept-older-store); that is "
+            "recorded in the audit, and memories forgotten since are shredded again."
+        )
+
+
 class RecordNotFound(PrivacyError):
     """No record, checkpoint or setting with this id was ever stored here."""
 

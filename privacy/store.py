@@ -7,6 +7,7 @@ entry; every read authenticates what it returns. Payloads are bytes: privacy/ ne
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import sqlite3
@@ -16,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from privacy import _crypto, _schema
+from privacy import _crypto, _schema, rollback
 from privacy import export as _export
 from privacy._crypto import Rng
 from privacy._files import DB_FILE, VAULT_FILE, StoreLock, remove_stale_temps, write_private
@@ -39,7 +40,7 @@ from privacy._records import (
     seal_object,
 )
 from privacy.audit import AuditLog
-from privacy.errors import RecordNotFound, RecordShredded, StoreFull, Tampered
+from privacy.errors import RecordNotFound, RecordShredded, RolledBack, StoreFull, Tampered
 from privacy.ledger import SETTINGS_ENTRY, SETTINGS_NAME, Ledger
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class Store:
         lock: StoreLock,
         now: Callable[[], datetime],
         rng: Rng,
+        accept_older: bool = False,
     ) -> None:
         assert lock.is_held, "a store is only opened under its lock"
         self._path = directory / DB_FILE
@@ -90,13 +92,52 @@ class Store:
                 self._vacuum()
             self._audit = AuditLog(self._db, keys, store_id, now=now, rng=rng)
             self._check_ledger()
+            self._store_id = store_id
             self._open = True
+            self._check_rollback(accept_older)
             self._fold_legacy_settings()
         except BaseException:
             self._open = False
             self._db.close()
             raise
         log.info("store opened: schema %d", _schema.SCHEMA_VERSION)
+
+    def _head(self) -> rollback.Head:
+        entries = self._audit.verified()
+        shredded = {i for (i,) in self._db.execute("SELECT id FROM shredded").fetchall()}
+        return rollback.Head(len(entries), entries[-1].hash if entries else "", frozenset(shredded))
+
+    def _check_rollback(self, accept_older: bool) -> None:
+        """Refuse a chain behind (or apart from) the newest head this machine remembers of the store
+        (privacy/rollback.py); with ``accept_older`` (a backup restored on purpose) record that in
+        the audit and shred again whatever was shredded since. Then remember this head."""
+        with self._guard():
+            seen = rollback.remembered(self._store_id, self._keys.audit_mac)
+            entries = self._audit.verified()
+            records = {i for (i,) in self._db.execute("SELECT id FROM records").fetchall()}
+        if seen is not None:
+            behind = seen.count > len(entries) or (seen.count > 0 and entries[seen.count - 1].hash != seen.hash)
+            back = sorted(seen.shredded & records)
+            if behind or back:
+                if not accept_older:
+                    raise RolledBack()
+                log.warning("an older store was accepted; shredding %d records again", len(back))
+                with self._transaction():
+                    self._audit.append("accept-older-store", [], [seen.hash])
+                if back:
+                    self.shred(back)
+        self._remember_head()
+
+    def _remember_head(self) -> None:
+        """Note this store's head outside its folder: after open, after each destroy, at close."""
+        with self._guard():
+            head = self._head()
+        try:
+            seen = rollback.remembered(self._store_id, self._keys.audit_mac)
+        except Tampered:  # checked at open; overwritten with what is true now
+            seen = None
+        shredded = head.shredded | (seen.shredded if seen is not None else frozenset())
+        rollback.remember(self._store_id, self._keys.audit_mac, dataclasses.replace(head, shredded=shredded))
 
     def _check_ledger(self) -> None:
         """The tables hold what the verified audit chain says, no more, no less (privacy/ledger.py)."""
@@ -116,6 +157,7 @@ class Store:
             return
         self._open = False
         try:
+            self._remember_head()
             _schema.checkpoint(self._db)
         finally:
             self._db.close()
@@ -346,6 +388,7 @@ class Store:
         self, shredded: list[str], already: list[str], dropped: tuple[str, ...], audit_hash: str | None
     ) -> ShredReceipt:
         self._vacuum()
+        self._remember_head()  # from now on, a copy from before this shred is an older store
         receipt = ShredReceipt(
             ids=tuple(shredded),
             already_shredded=tuple(already),

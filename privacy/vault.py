@@ -266,8 +266,10 @@ class Vault:
             raise ValueError("the store in this folder belongs to a different user than the one given")
         return directory, header
 
-    def open_store(self) -> Store:
-        """Open the store for reading and writing; `StoreLocked` if another handle has it."""
+    def open_store(self, *, accept_older: bool = False) -> Store:
+        """Open the store for reading and writing; `StoreLocked` if another handle has it,
+        `RolledBack` if it is older than the newest this machine has seen (``accept_older``: open a
+        restored backup anyway, recorded in the audit, shredding again what was shredded since)."""
         lock = StoreLock(self._dir)
         lock.acquire()
         try:
@@ -279,6 +281,7 @@ class Vault:
                 lock=lock,
                 now=self._now,
                 rng=self._rng,
+                accept_older=accept_older,
             )
         except BaseException:
             lock.release()

@@ -177,11 +177,13 @@ class Assistant:
 
     @classmethod
     def open(cls, vault: Vault, brain: Brain, *, on_progress: OnProgress | None = None,
-             clock: Callable[[], float] = time.monotonic, seed: int | None = None) -> Assistant:
+             clock: Callable[[], float] = time.monotonic, seed: int | None = None,
+             accept_older_store: bool = False) -> Assistant:
         """Open the user's store and rebuild their state: newest checkpoint, then the log after it.
         A redaction a crash left half-done is finished; the retention policy is applied. ``seed``
-        fixes a new user's seed (benchmarks); a user's seed never changes once set."""
-        store = vault.open_store()
+        fixes a new user's seed (benchmarks); a user's seed never changes once set.
+        ``accept_older_store`` opens a backup restored on purpose (privacy.RolledBack otherwise)."""
+        store = vault.open_store(accept_older=accept_older_store)
         try:
             assistant = cls(brain, store, vault.user, clock=clock, seed=seed)
             assistant._finish_redactions()

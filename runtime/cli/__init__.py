@@ -15,6 +15,7 @@ from runtime.cli.chat import ask, chat
 from runtime.cli.manage import audit_app, bench, init, settings_app, sleep, status_command
 from runtime.cli.memories import memories_app
 from runtime.cli.model import model_app
+from runtime.cli.session import ACCEPT_OLDER_STORE
 from runtime.failure import debugging, one_line
 
 app = typer.Typer(
@@ -54,8 +55,12 @@ def _print_version(value: bool) -> None:
 def root(
     show_version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                       help="Print the version and exit."),
+    accept_older_store: bool = typer.Option(
+        False, "--accept-older-store", help="Open a store older than the newest this machine has seen (a backup "
+        "restored on purpose): recorded in the audit, and what was forgotten since is shredded again."),
 ) -> None:
     """A private assistant that learns: local Hope models that learn, sleep and forget on demand."""
+    ACCEPT_OLDER_STORE["on"] = accept_older_store
 
 
 @app.command("version")

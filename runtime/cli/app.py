@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from runtime.cli.session import DataDirOpt, ModelOpt, PassFdOpt, UserOpt, data_root
+from runtime.cli.session import ACCEPT_OLDER_STORE, DataDirOpt, ModelOpt, PassFdOpt, UserOpt, data_root
 from runtime.users import passphrase_from
 
 
@@ -24,7 +24,7 @@ def app_command(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd
 
     factory = Brain.default if model is None else partial(Brain.from_folder, Path(model).expanduser())
     app = HopeApp(root=data_root(data_dir), brain_factory=factory, user=user,
-                  passphrase=passphrase_from(passphrase_fd))
+                  passphrase=passphrase_from(passphrase_fd), accept_older_store=ACCEPT_OLDER_STORE["on"])
     app.run()
     if app.return_code:  # the app stopped on a failure: one line, after the terminal is restored
         typer.echo(app.error_line or "Error: the app stopped on a failure.", err=True)

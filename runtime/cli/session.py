@@ -27,6 +27,9 @@ ModelOpt = Annotated[Path | None, typer.Option(
     "--model", help="A model folder made by `hope model import` (default: the bundled SmolLM2-135M-Instruct).")]
 
 
+ACCEPT_OLDER_STORE = {"on": False}  # `hope --accept-older-store VERB`: open a restored backup once
+
+
 def data_root(data_dir: Path | None) -> Path | None:
     return data_dir.expanduser() if data_dir is not None else None
 
@@ -112,7 +115,7 @@ def assistant(user: str | None, data_dir: Path | None, passphrase_fd: int | None
         vault = unlock(name, secret, root=data_root(data_dir))
     brain = load_brain(model)
     with progress_bar() as show:
-        opened = Assistant.open(vault, brain, on_progress=show)
+        opened = Assistant.open(vault, brain, on_progress=show, accept_older_store=ACCEPT_OLDER_STORE["on"])
     opened.incognito = incognito or opened.incognito
     try:
         yield opened

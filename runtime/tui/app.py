@@ -69,7 +69,7 @@ class HopeApp(App[None]):
     def __init__(self, *, root: Path | None = None, brain_factory: Callable[[], Brain] = Brain.default,
                  user: str | None = None, passphrase: str | None = None, assistant: Assistant | None = None,
                  clock: Callable[[], float] = time.monotonic, now: Callable[[], datetime] = local_now,
-                 keymap: dict[str, str] | None = None) -> None:
+                 keymap: dict[str, str] | None = None, accept_older_store: bool = False) -> None:
         """``root`` is the data directory (None: $HOPE_DATA_DIR or the platform's); ``assistant``
         skips unlocking (scripts, tests); ``clock`` must be the one the assistant was opened with."""
         super().__init__()
@@ -81,6 +81,7 @@ class HopeApp(App[None]):
         self.now = now
         self.engine = Engine(assistant)
         self.keymap = dict(keymap or {})
+        self.accept_older_store = accept_older_store  # `hope --accept-older-store app`: a restored backup
         self.chat: ChatScreen | None = None  # once a user is unlocked
         self.brain: Brain | None = assistant.brain if assistant is not None else None
         self._brain_ready = threading.Event()
@@ -156,7 +157,8 @@ class HopeApp(App[None]):
 
         def job() -> None:
             self.engine.assistant = Assistant.open(vault, brain, clock=self.clock,
-                                                   on_progress=lambda p: screen.post_message(WorkProgressed(p)))
+                                                   on_progress=lambda p: screen.post_message(WorkProgressed(p)),
+                                                   accept_older_store=self.accept_older_store)
 
         try:
             await self.engine.run(job)

@@ -113,9 +113,9 @@ def test_import_names_the_first_problem_of_a_malformed_bundle(
 EXPORT_KILLED_MID_WRITE = """
 import os, signal, sys
 from privacy import Vault
-os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)  # the bundle is written, not yet linked
 with Vault.unlock(sys.argv[1], sys.argv[2]).open_store() as store:
     store.append("episode", b"TOLD-IN-CONFIDENCE")
+    os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)  # the bundle is written, not yet linked
     store.export_json(sys.argv[3])
 """
 

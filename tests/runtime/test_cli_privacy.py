@@ -4,6 +4,7 @@ incognito_default, and bad input (bytes, control characters, odd passphrases) en
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -147,3 +148,24 @@ def test_binary_bytes_on_plain_chat_stdin_are_refused_and_the_session_goes_on(mo
                             capture_output=True, text=True, timeout=300)
     assert "I like green tea" in listed.stdout and "my dog is Rex" in listed.stdout  # ... and went on
     assert len(listed.stdout.splitlines()) == 2
+
+
+def test_an_older_copy_of_the_store_is_refused_until_accepted_on_purpose(hope, tmp_path):  # noqa: F811
+    hope("init", model=False)
+    assert hope("ask", "my pin is 4821")[0] == 0
+    assert hope("ask", "I like green tea")[0] == 0
+    store = tmp_path / "data" / "users" / "default"
+    backup = tmp_path / "backup"
+    shutil.copytree(store, backup)
+    code, _, err = hope("memories", "forget", ids(hope)[0], "--yes", "--no-verify")
+    assert code == 0, err
+    shutil.rmtree(store)
+    shutil.copytree(backup, store)  # the forgotten memory is back in the files ...
+    code, _, err = hope("memories", "list")
+    one_error_line(code, err, "--accept-older-store")  # ... and refused
+    code, out, err = hope("--accept-older-store", "memories", "list")
+    assert code == 0, err
+    assert "my pin" not in out and "I like green tea" in out  # shredded again
+    code, out, _ = hope("audit")
+    assert "accept-older-store" in out
+    assert hope("memories", "list")[0] == 0  # accepted once; from now on it is the newest
