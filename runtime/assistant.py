@@ -30,7 +30,7 @@ from runtime import HopeError, probes
 from runtime.brain import Brain
 from runtime.conversation import Conversation
 from runtime.dreams import replay_set
-from runtime.episodes import EPISODE, RECEIPT, SLEEP, Entry, Episode, Sleep, entries
+from runtime.episodes import EPISODE, RECEIPT, SLEEP, CorruptRecord, Entry, Episode, Sleep, entries
 from runtime.settings import Settings
 from runtime.sleep import OnProgress, Progress, cycle, transcript
 from runtime.state import UserState, learn_exchange
@@ -114,12 +114,20 @@ class ForgetReceipt:
 
     @classmethod
     def from_bytes(cls, payload: bytes) -> ForgetReceipt:
-        data = json.loads(payload)
-        v = data.pop("verification")
-        verification = None if v is None else Verification(
-            **{**v, "exposure_never_seen": tuple(v["exposure_never_seen"])})
-        return cls(**{**data, "records_shredded": tuple(data["records_shredded"]),
-                      "checkpoints_dropped": tuple(data["checkpoints_dropped"]), "verification": verification})
+        """CorruptRecord for anything but a receipt this program wrote (found by fuzzing)."""
+        try:
+            data = json.loads(payload)
+            v = data.pop("verification")
+            verification = None if v is None else Verification(
+                **{**v, "exposure_never_seen": tuple(v["exposure_never_seen"])})
+            receipt = cls(**{**data, "records_shredded": tuple(data["records_shredded"]),
+                             "checkpoints_dropped": tuple(data["checkpoints_dropped"]),
+                             "verification": verification})
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise CorruptRecord("a receipt record has an unknown format") from None
+        if not isinstance(receipt.id, str):
+            raise CorruptRecord("a receipt record has an unknown format")
+        return receipt
 
 
 @dataclass(frozen=True)
