@@ -32,7 +32,8 @@ class Tampered(PrivacyError):
     def __init__(self) -> None:
         super().__init__(
             "The store failed an integrity check: its files were damaged or altered. Nothing was "
-            "changed; restore the store folder from a backup, or export what still opens."
+            "changed; restore the store folder from a backup, or export what still opens "
+            "(hope: memories export FILE --salvage)."
         )
 
 

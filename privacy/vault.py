@@ -27,6 +27,7 @@ import keyring
 import keyring.errors
 
 from privacy import _crypto, _schema
+from privacy import export as _export
 from privacy._crypto import KdfParams, Rng
 from privacy._files import (
     DB_FILE,
@@ -48,6 +49,7 @@ from privacy.errors import (
     UnsupportedSchema,
     WrongPassphrase,
 )
+from privacy.salvage import salvage
 from privacy.store import Store
 
 log = logging.getLogger(__name__)
@@ -288,6 +290,16 @@ class Vault:
             raise
         self._store = store
         return store
+
+    def salvage_export(self, path: str | os.PathLike[str]) -> tuple[int, list[str]]:
+        """For a store too damaged to open: export every record and the settings that still
+        authenticate to a bundle at ``path`` (as `Store.export_json`, mode 0600), and return how many
+        records it holds and the ids of what could not be read (privacy/salvage.py)."""
+        with StoreLock(self._dir):
+            found = salvage(self._dir / DB_FILE, self._keys, self._header.user)
+        data = _export.encode_bundle(self._header.user, self._now(), found.records, found.settings)
+        write_private(Path(path), data, replace=False)
+        return len(found.records), found.unreadable
 
     # -- changing the passphrase ---------------------------------------------------------------
 

@@ -113,8 +113,23 @@ def _occurrences(text: str, needle: str) -> list[int]:
 @memories_app.command("export")
 def export_command(path: Annotated[Path, typer.Argument(help="A new file to write (mode 0600).")],
                    user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassFdOpt = None,
-                   model: ModelOpt = None) -> None:
+                   model: ModelOpt = None,
+                   salvage: Annotated[bool, typer.Option("--salvage", help="For a store too damaged to open: "
+                                                         "export whatever still reads, and name what does not.")]
+                   = False) -> None:
     """Export every memory and setting, decrypted, as JSON: your data, readable anywhere."""
+    if salvage:
+        from runtime.cli.session import choose_user, data_root, passphrase
+        from runtime.users import unlock
+
+        vault = unlock(choose_user(user, data_dir), passphrase(passphrase_fd), root=data_root(data_dir))
+        if path.exists():
+            raise HopeError(f"{path} exists; choose a new file name for the export")
+        count, unreadable = vault.salvage_export(path)
+        typer.echo(f"salvaged {count} records to {path} (decrypted: keep it safe)")
+        if unreadable:
+            typer.echo(f"could not read {len(unreadable)}: {' '.join(unreadable)}", err=True)
+        return
     with assistant(user, data_dir, passphrase_fd, model) as a:
         n = a.export(path)
     typer.echo(f"exported {n} records to {path} (decrypted: keep it safe)")

@@ -169,3 +169,17 @@ def test_an_older_copy_of_the_store_is_refused_until_accepted_on_purpose(hope, t
     code, out, _ = hope("audit")
     assert "accept-older-store" in out
     assert hope("memories", "list")[0] == 0  # accepted once; from now on it is the newest
+
+
+def test_a_damaged_store_can_still_be_salvaged(hope, tmp_path):  # noqa: F811
+    hope("init", model=False)
+    for text in ("I like green tea", "my dog is Rex"):
+        assert hope("ask", text)[0] == 0
+    with open(tmp_path / "data" / "users" / "default" / "store.db", "ab") as db:
+        db.write(b"x")  # no longer opens
+    code, _, err = hope("memories", "export", str(tmp_path / "plain.json"))
+    one_error_line(code, err, "--salvage")
+    code, out, err = hope("memories", "export", str(tmp_path / "saved.json"), "--salvage")
+    assert code == 0 and "salvaged 2 records" in out, err
+    saved = (tmp_path / "saved.json").read_text()
+    assert "I like green tea" in saved and "my dog is Rex" in saved
