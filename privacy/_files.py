@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import logging
 import os
 import re
@@ -61,12 +62,27 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Delete the temporary files an earlier `write_private` of ``path`` left when its process died
+    (an export's is plaintext). Writers of one path never overlap: vault.json is written under the
+    store lock, and an export of a file that is being written makes no sense. Returns what went."""
+    stale = [p for p in path.parent.glob(f".{glob.escape(path.name)}.*.tmp")
+             if p.name[len(path.name) + 2:-4].isdigit()]
+    for p in stale:
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+    if stale:
+        log.info("removed %d temporary files left by an interrupted write", len(stale))
+    return stale
+
+
 def write_private(path: Path, data: bytes, *, replace: bool) -> None:
     """Write `data` to `path` with mode 0600, atomically: readers see the old file or the new one.
 
     With replace=False an existing file is never overwritten (FileExistsError), which is what an
     export wants; the vault header uses replace=True so a passphrase change is all-or-nothing.
     """
+    remove_stale_temps(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -84,6 +100,19 @@ def write_private(path: Path, data: bytes, *, replace: bool) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def disable_core_dumps() -> None:
+    """Set this process's core-file limit to 0 (soft and hard), so a crash while keys and decrypted
+    records are in memory writes no core file. Not undone: Python cannot wipe what was in memory,
+    so it stays in force for the rest of the process. A no-op where `resource` does not exist."""
+    try:
+        import resource
+    except ImportError:  # not a POSIX system
+        return
+    if resource.getrlimit(resource.RLIMIT_CORE) != (0, 0):
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        log.debug("core dumps disabled for this process")
 
 
 class StoreLock:

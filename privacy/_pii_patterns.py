@@ -136,9 +136,22 @@ SECRET_PREFIXED: tuple[tuple[re.Pattern[str], float], ...] = (
 )
 _SECRET_WORDS = (r"password|passwd|passphrase|pwd|secret|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
                  r"|token|credentials?")
+_SECRET_VALUE = r"(?:\"(?P<dq>[^\"\n]{4,200})\"|'(?P<sq>[^'\n]{4,200})'|(?P<bare>[^\s\"'`,;)\]}]{3,200}))"
+# Up to four words may stand between the name and "is"/":" ("the wifi password at the cabin is ...");
+# "ist"/"est" are German and French for "is".
+_SECRET_OP = r"(?:[ \t]+[\w'-]+){0,4}?[\"']?[ \t]*(?P<op>=>|:=|=|:|[ \t](?:is|ist|est)[ \t]"
 SECRET_ASSIGNMENT = re.compile(
-    r"(?i)(?=[pstac])(?:" + _SECRET_WORDS + r")[\w.-]{0,40}[\"']?[ \t]*(?P<op>=>|:=|=|:|[ \t]is[ \t])[ \t]*"
-    r"(?:\"(?P<dq>[^\"\n]{4,200})\"|'(?P<sq>[^'\n]{4,200})'|(?P<bare>[^\s\"'`,;)\]}]{4,200}))"
+    r"(?i)(?=[pstac])(?:" + _SECRET_WORDS + r")[\w.-]{0,40}" + _SECRET_OP + r")[ \t]*" + _SECRET_VALUE
+)
+# Secrets people say rather than configure: PINs, passcodes, door and locker codes, CVVs, and the
+# German and French words for password. Whole words only ("opinion" holds "pin"), and a number may
+# follow the name directly ("passcode 884213").
+_SPOKEN_SECRET_WORDS = (r"pin|pin code|pw|passcode|pass code|passwort|kennwort|mot de passe|code secret|cvv|cvc|cvv2"
+                        r"|combination|(?:locker|door|gate|alarm|safe|lock|garage|building|entry|access|wifi|wi-fi)"
+                        r" (?:code|pin|password)")
+SPOKEN_SECRET = re.compile(
+    r"(?i)(?<![A-Za-z])(?:" + _SPOKEN_SECRET_WORDS + r")(?![A-Za-z])" + _SECRET_OP + r"|[ \t](?=[0-9]))[ \t]*"
+    + _SECRET_VALUE
 )
 BEARER = re.compile(r"(?i)\bbearer[ \t]+(?P<bare>[A-Za-z0-9._~+/-]{16,}=*)")
 # Values that stand for a secret rather than being one: templates, masks, env-var names, code, null-ish words.

@@ -192,6 +192,14 @@ class AuditLog:
             for e in self._stored()
         )
 
+    def verified(self) -> list[AuditEntry]:
+        """The stored chain once every link and the sealed head check out; `Tampered` otherwise."""
+        entries = self._stored()
+        head = self._head()
+        if head is None or not verify_chain(entries, first_prev=self._first_prev, head=head):
+            raise Tampered()
+        return entries
+
     def verify(self) -> AuditVerdict:
         """Detect any edited, removed, reordered, inserted or appended entry; never raises for one."""
         entries = self._stored()

@@ -32,7 +32,8 @@ class Tampered(PrivacyError):
     def __init__(self) -> None:
         super().__init__(
             "The store failed an integrity check: its files were damaged or altered. Nothing was "
-            "changed; restore the store folder from a backup, or export what still opens."
+            "changed; restore the store folder from a backup, or export what still opens "
+            "(hope: memories export FILE --salvage)."
         )
 
 
@@ -53,6 +54,18 @@ class StoreLocked(PrivacyError):
         self.pid = pid
         holder = f"process {pid}" if pid is not None else "another process"
         super().__init__(f"The store is open in {holder}. Close it there (or wait for it to finish), then try again.")
+
+
+class RolledBack(PrivacyError):
+    """The store's history is behind (or apart from) the newest one this machine has seen of it."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This store is older than the one last opened on this machine: it is a restored backup, or an "
+            "older copy was put back (which would undo forgets). Nothing was changed. To restore a backup "
+            "on purpose, open it once accepting the older store (hope: --accept-older-store); that is "
+            "recorded in the audit, and memories forgotten since are shredded again."
+        )
 
 
 class RecordNotFound(PrivacyError):

@@ -173,7 +173,7 @@ def _secrets(text: str) -> Iterator[_Hit]:
     for pattern, conf in P.SECRET_PREFIXED:
         for m in pattern.finditer(text):
             yield m.start(), m.end(), conf
-    for pattern in (P.SECRET_ASSIGNMENT, P.BEARER):
+    for pattern in (P.SECRET_ASSIGNMENT, P.SPOKEN_SECRET, P.BEARER):
         for m in pattern.finditer(text):
             group = next(g for g in ("dq", "sq", "bare") if m.groupdict().get(g) is not None)
             start, end = m.span(group)
@@ -182,10 +182,10 @@ def _secrets(text: str) -> Iterator[_Hit]:
                 while end > start and text[end - 1] in ".,:":
                     end -= 1
             value = text[start:end]
-            if len(value) < 4:
-                continue
+            if len(value) < 4 and not (pattern is P.SPOKEN_SECRET and len(value) == 3 and value.isdigit()):
+                continue  # three digits are a CVV or short PIN only after such a name
             conf = _secret_value_confidence(value)
-            if conf is not None and m.groupdict().get("op", "").strip() == "is":
+            if conf is not None and (m.groupdict().get("op") or "").strip().lower() in ("is", "ist", "est", ""):
                 conf = round(conf - 0.1, 2)  # "password is X" is looser prose than "password=X"
             if conf is not None:
                 yield start, end, conf

@@ -7,6 +7,7 @@ entry; every read authenticates what it returns. Payloads are bytes: privacy/ ne
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import sqlite3
@@ -16,10 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from privacy import _crypto, _schema
+from privacy import _crypto, _schema, rollback
 from privacy import export as _export
 from privacy._crypto import Rng
-from privacy._files import DB_FILE, StoreLock, write_private
+from privacy._files import DB_FILE, VAULT_FILE, StoreLock, remove_stale_temps, write_private
 from privacy._records import (
     ID_BYTES,
     CheckpointInfo,
@@ -39,11 +40,13 @@ from privacy._records import (
     seal_object,
 )
 from privacy.audit import AuditLog
-from privacy.errors import RecordNotFound, RecordShredded, StoreFull, Tampered
+from privacy.errors import RecordNotFound, RecordShredded, RolledBack, StoreFull, Tampered
+from privacy.ledger import SETTINGS_ENTRY, SETTINGS_NAME, Ledger
 
 log = logging.getLogger(__name__)
 
 NewRecord = tuple[str, bytes] | tuple[str, bytes, Meta | None]
+Note = Callable[[tuple[str, ...], tuple[str, ...]], tuple[str, bytes]]
 
 __all__ = ["CheckpointInfo", "NewRecord", "RecordInfo", "ShredReceipt", "Store"]
 
@@ -61,6 +64,7 @@ class Store:
         lock: StoreLock,
         now: Callable[[], datetime],
         rng: Rng,
+        accept_older: bool = False,
     ) -> None:
         assert lock.is_held, "a store is only opened under its lock"
         self._path = directory / DB_FILE
@@ -70,6 +74,7 @@ class Store:
         self._rng = rng
         self._lock = lock
         self._serial = threading.RLock()  # one thread at a time on the shared connection
+        remove_stale_temps(directory / VAULT_FILE)  # a passphrase change killed mid-write
         if not self._path.is_file() or self._path.stat().st_size == 0:
             raise Tampered()
         self._db = _schema.connect(self._path)
@@ -82,12 +87,67 @@ class Store:
                 info = dict(self._db.execute("SELECT key, value FROM store_info").fetchall())
             if info.get("store_id") != store_id or info.get("user") != user:
                 raise Tampered()
+            if "vacuum_due" in info:  # a process died between a shred's commit and its vacuum: finish first
+                log.info("finishing an interrupted shred")
+                self._vacuum()
+            self._audit = AuditLog(self._db, keys, store_id, now=now, rng=rng)
+            self._check_ledger()
+            self._store_id = store_id
+            self._open = True
+            self._check_rollback(accept_older)
+            self._fold_legacy_settings()
         except BaseException:
+            self._open = False
             self._db.close()
             raise
-        self._audit = AuditLog(self._db, keys, store_id, now=now, rng=rng)
-        self._open = True
         log.info("store opened: schema %d", _schema.SCHEMA_VERSION)
+
+    def _head(self) -> rollback.Head:
+        entries = self._audit.verified()
+        shredded = {i for (i,) in self._db.execute("SELECT id FROM shredded").fetchall()}
+        return rollback.Head(len(entries), entries[-1].hash if entries else "", frozenset(shredded))
+
+    def _check_rollback(self, accept_older: bool) -> None:
+        """Refuse a chain behind (or apart from) the newest head this machine remembers of the store
+        (privacy/rollback.py); with ``accept_older`` (a backup restored on purpose) record that in
+        the audit and shred again whatever was shredded since. Then remember this head."""
+        with self._guard():
+            seen = rollback.remembered(self._store_id, self._keys.audit_mac)
+            entries = self._audit.verified()
+            records = {i for (i,) in self._db.execute("SELECT id FROM records").fetchall()}
+        if seen is not None:
+            behind = seen.count > len(entries) or (seen.count > 0 and entries[seen.count - 1].hash != seen.hash)
+            back = sorted(seen.shredded & records)
+            if behind or back:
+                if not accept_older:
+                    raise RolledBack()
+                log.warning("an older store was accepted; shredding %d records again", len(back))
+                with self._transaction():
+                    self._audit.append("accept-older-store", [], [seen.hash])
+                if back:
+                    self.shred(back)
+        self._remember_head()
+
+    def _remember_head(self) -> None:
+        """Note this store's head outside its folder: after open, after each destroy, at close."""
+        with self._guard():
+            head = self._head()
+        try:
+            seen = rollback.remembered(self._store_id, self._keys.audit_mac)
+        except Tampered:  # checked at open; overwritten with what is true now
+            seen = None
+        shredded = head.shredded | (seen.shredded if seen is not None else frozenset())
+        rollback.remember(self._store_id, self._keys.audit_mac, dataclasses.replace(head, shredded=shredded))
+
+    def _check_ledger(self) -> None:
+        """The tables hold what the verified audit chain says, no more, no less (privacy/ledger.py)."""
+        with self._guard():
+            ledger = Ledger.replay(self._audit.verified())
+            ids = {table: {i for (i,) in self._db.execute(f"SELECT id FROM {table}").fetchall()}
+                   for table in ("records", "shredded", "checkpoints")}
+            settings = dict(self._db.execute("SELECT name, id FROM settings").fetchall())
+        ledger.check(records=ids["records"], shredded=ids["shredded"], checkpoints=ids["checkpoints"],
+                     settings=settings)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -97,6 +157,7 @@ class Store:
             return
         self._open = False
         try:
+            self._remember_head()
             _schema.checkpoint(self._db)
         finally:
             self._db.close()
@@ -258,12 +319,15 @@ class Store:
 
     # -- forgetting ------------------------------------------------------------------------------
 
-    def shred(self, ids: Iterable[str]) -> ShredReceipt:
+    def shred(self, ids: Iterable[str], *, note: Note | None = None) -> ShredReceipt:
         """Crypto-shred records: destroy each wrapped data key and row, and every checkpoint
         derived from them, then checkpoint the WAL and vacuum so no copy remains in the files.
 
         Unknown ids raise `RecordNotFound` before anything changes; ids shredded earlier are
-        reported, not refused, so a forget interrupted half-way can simply be repeated.
+        reported, not refused, so a forget interrupted half-way can simply be repeated. ``note``,
+        called with the shredded ids and dropped checkpoint ids, returns a (kind, payload) record
+        appended in the same transaction (a forget receipt no crash can separate from its shred).
+        A crash before the vacuum is finished the next time the store opens.
         """
         wanted = list(dict.fromkeys(check_id(rid) for rid in ids))
         shredded: list[str] = []
@@ -289,7 +353,31 @@ class Store:
                 self._destroy("checkpoints", "id", c.id)
             dropped = tuple(c.id for c in derived)
             entry = self._audit.append("shred", [*shredded, *dropped], hashes) if shredded else None
+            if shredded:
+                self._vacuum_due(True)
+                if note is not None:
+                    kind, payload = note(tuple(shredded), dropped)
+                    rid, digest = self._insert_record(kind, payload, None)
+                    self._audit.append("append", [rid], [digest])
         return self._after_destroy(shredded, already, dropped, entry.hash if entry else None)
+
+    def _vacuum_due(self, due: bool) -> None:
+        """Marks, inside a destroying transaction, that the files may still hold what it deleted
+        until the vacuum that follows it has run (cleared by that vacuum)."""
+        if due:
+            self._db.execute("INSERT OR REPLACE INTO store_info (key, value) VALUES ('vacuum_due', '1')")
+        else:
+            self._db.execute("DELETE FROM store_info WHERE key = 'vacuum_due'")
+
+    def _vacuum(self) -> None:
+        """Fold the WAL in, rebuild the file without free pages, and fold again: no copy of deleted
+        rows stays in `store.db` or its WAL."""
+        with self._guard():
+            _schema.checkpoint(self._db)
+            self._db.execute("VACUUM")
+            with self._db.atomic():
+                self._vacuum_due(False)
+            _schema.checkpoint(self._db)
 
     def _destroy(self, table: str, column: str, object_id: str) -> None:
         """Delete the wrapped key first: without it the row is noise even if a copy survives."""
@@ -299,10 +387,8 @@ class Store:
     def _after_destroy(
         self, shredded: list[str], already: list[str], dropped: tuple[str, ...], audit_hash: str | None
     ) -> ShredReceipt:
-        with self._guard():
-            _schema.checkpoint(self._db)
-            self._db.execute("VACUUM")
-            _schema.checkpoint(self._db)
+        self._vacuum()
+        self._remember_head()  # from now on, a copy from before this shred is an older store
         receipt = ShredReceipt(
             ids=tuple(shredded),
             already_shredded=tuple(already),
@@ -384,48 +470,95 @@ class Store:
 
     def drop_checkpoint(self, cid: str) -> ShredReceipt:
         """Crypto-shred one checkpoint (its key, row, and any copy in the WAL)."""
+        return self.drop_checkpoints([cid])
+
+    def drop_checkpoints(self, cids: Iterable[str]) -> ShredReceipt:
+        """Crypto-shred several checkpoints in one transaction and one vacuum (pruning old ones);
+        `RecordNotFound` for an unknown id, before anything changes."""
+        wanted = list(dict.fromkeys(check_id(cid) for cid in cids))
+        if not wanted:
+            raise ValueError("no checkpoint ids given")
         with self._transaction():
-            found = self._find_checkpoint(cid)
-            self._destroy("checkpoints", "id", cid)
-            entry = self._audit.append("drop-checkpoint", [cid], [found.digest])
-        return self._after_destroy([], [], (cid,), entry.hash)
+            found = {c.id: c for c in self._checkpoints()}
+            for cid in wanted:
+                if cid not in found:
+                    raise RecordNotFound(cid)
+                self._destroy("checkpoints", "id", cid)
+            entry = self._audit.append("drop-checkpoint", wanted, [found[cid].digest for cid in wanted])
+            self._vacuum_due(True)
+        return self._after_destroy([], [], tuple(wanted), entry.hash)
 
     # -- settings --------------------------------------------------------------------------------
+    # All settings are one sealed object, replaced whole on every change, whose id the audit chain
+    # records: a deleted or older settings row is refused on open instead of falling back to defaults.
 
     def set_setting(self, name: str, value: Any) -> None:
         """Store an encrypted JSON value under a program-chosen name; replaces the old value."""
         check_name(name, "setting name")
-        value_bytes = json.dumps(check_meta({"v": value})["v"], allow_nan=False).encode("utf-8")
+        value = check_meta({"v": value})["v"]
         with self._transaction():
-            old = self._db.execute("SELECT id FROM settings WHERE name = ?", [name]).fetchone()
-            if old is not None:
-                self._destroy("settings", "name", name)
-            sid = self._rng(ID_BYTES).hex()
-            ident = Identity(_schema.SCHEMA_VERSION, self._user, "setting", sid, (name,))
-            digest = self._store_object("settings", {"name": name}, ident, self._now(), {}, value_bytes)
-            self._audit.append("setting", [sid], [digest])
+            values = self._settings_object()
+            values[name] = value
+            self._write_settings(values)
 
     def get_setting(self, name: str, default: Any = None) -> Any:
         """The setting's value, or `default` when it was never set."""
         self._check_open()
         check_name(name, "setting name")
         with self._guard():
-            row = self._db.execute(
-                "SELECT id, size, schema, meta, payload FROM settings WHERE name = ?", [name]
-            ).fetchone()
-            if row is None:
-                return default
-            sid, size, schema, sealed_meta, sealed_payload = row
-            ident = Identity(schema, self._user, "setting", sid, (name,))
-            value = open_payload(self._open_meta(ident, size, sealed_meta), ident, sealed_payload)
-        return json.loads(value.decode("utf-8"))
+            return self._settings_object().get(name, default)
 
     def settings(self) -> dict[str, Any]:
         """Every setting, opened."""
         self._check_open()
         with self._guard():
-            names = [n for (n,) in self._db.execute("SELECT name FROM settings ORDER BY name").fetchall()]
-        return {name: self.get_setting(name) for name in names}
+            return dict(sorted(self._settings_object().items()))
+
+    def _settings_object(self) -> dict[str, Any]:
+        row = self._db.execute(
+            "SELECT id, size, schema, meta, payload FROM settings WHERE name = ?", [SETTINGS_NAME]
+        ).fetchone()
+        if row is None:
+            return {}
+        values = self._open_setting(SETTINGS_NAME, *row)
+        if not isinstance(values, dict):
+            raise Tampered()
+        return values
+
+    def _open_setting(self, name: str, sid: str, size: int, schema: int, sealed_meta: bytes,
+                      sealed_payload: bytes) -> Any:
+        ident = Identity(schema, self._user, "setting", sid, (name,))
+        value = open_payload(self._open_meta(ident, size, sealed_meta), ident, sealed_payload)
+        return json.loads(value.decode("utf-8"))
+
+    def _write_settings(self, values: dict[str, Any]) -> None:
+        """Replace the settings object (row and wrapped key) inside the caller's transaction."""
+        old = self._db.execute("SELECT id FROM settings WHERE name = ?", [SETTINGS_NAME]).fetchone()
+        if old is not None:
+            self._destroy("settings", "id", old[0])
+        sid = self._rng(ID_BYTES).hex()
+        ident = Identity(_schema.SCHEMA_VERSION, self._user, "setting", sid, (SETTINGS_NAME,))
+        payload = json.dumps(values, allow_nan=False, sort_keys=True).encode("utf-8")
+        digest = self._store_object("settings", {"name": SETTINGS_NAME}, ident, self._now(), {}, payload)
+        self._audit.append(SETTINGS_ENTRY, [sid], [digest])
+
+    def _fold_legacy_settings(self) -> None:
+        """Stores written before settings were one object keep a row per name: fold them into one."""
+        with self._guard():
+            rows = self._db.execute(
+                "SELECT name, id, size, schema, meta, payload FROM settings WHERE name != ?", [SETTINGS_NAME]
+            ).fetchall()
+        if not rows:
+            return
+        with self._transaction():
+            values = self._settings_object() | {row[0]: self._open_setting(*row) for row in rows}
+            for _, sid, *_ in rows:
+                self._destroy("settings", "id", sid)
+            self._write_settings(values)
+            # Replacing a setting used to leave the old value's wrapped key behind: remove those too.
+            self._db.execute("DELETE FROM keys WHERE id NOT IN (SELECT id FROM records UNION SELECT id FROM "
+                             "checkpoints UNION SELECT id FROM settings)")
+        log.info("folded %d settings into one sealed object", len(rows))
 
     # -- export / import -------------------------------------------------------------------------
 

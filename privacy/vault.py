@@ -27,8 +27,17 @@ import keyring
 import keyring.errors
 
 from privacy import _crypto, _schema
+from privacy import export as _export
 from privacy._crypto import KdfParams, Rng
-from privacy._files import DB_FILE, VAULT_FILE, StoreLock, check_user, store_dir, write_private
+from privacy._files import (
+    DB_FILE,
+    VAULT_FILE,
+    StoreLock,
+    check_user,
+    disable_core_dumps,
+    store_dir,
+    write_private,
+)
 from privacy._records import KeySet
 from privacy.audit import AuditLog
 from privacy.errors import (
@@ -40,6 +49,7 @@ from privacy.errors import (
     UnsupportedSchema,
     WrongPassphrase,
 )
+from privacy.salvage import salvage
 from privacy.store import Store
 
 log = logging.getLogger(__name__)
@@ -148,6 +158,7 @@ class Vault:
     def __init__(
         self, directory: Path, header: _Header, vault_key: bytes, *, now: Callable[[], datetime], rng: Rng
     ) -> None:
+        disable_core_dumps()  # from the first moment a key is in memory (docs/SECURITY.md: what remains)
         keys = KeySet.derive(vault_key, header.store_id)
         if not _crypto.mac_matches(keys.check, _CHECK_MESSAGE, header.check):
             raise Tampered()
@@ -194,6 +205,7 @@ class Vault:
         The folder must not exist or be empty. The store is assembled in a sibling folder and
         renamed into place, so an interrupted create leaves nothing half-made.
         """
+        disable_core_dumps()  # before the passphrase is encoded and stretched
         user = check_user(user)
         secret = _crypto.passphrase_bytes(passphrase)
         directory = store_dir(path, user)
@@ -239,6 +251,7 @@ class Vault:
         rng: Rng | None = None,
     ) -> Vault:
         """Derive the key from the passphrase and unlock; `WrongPassphrase` changes nothing."""
+        disable_core_dumps()  # before the passphrase is encoded and stretched
         secret = _crypto.passphrase_bytes(passphrase)
         directory, header = cls._locate(path, user)
         _progress(on_progress, "derive key", 0, 1)
@@ -255,8 +268,10 @@ class Vault:
             raise ValueError("the store in this folder belongs to a different user than the one given")
         return directory, header
 
-    def open_store(self) -> Store:
-        """Open the store for reading and writing; `StoreLocked` if another handle has it."""
+    def open_store(self, *, accept_older: bool = False) -> Store:
+        """Open the store for reading and writing; `StoreLocked` if another handle has it,
+        `RolledBack` if it is older than the newest this machine has seen (``accept_older``: open a
+        restored backup anyway, recorded in the audit, shredding again what was shredded since)."""
         lock = StoreLock(self._dir)
         lock.acquire()
         try:
@@ -268,12 +283,23 @@ class Vault:
                 lock=lock,
                 now=self._now,
                 rng=self._rng,
+                accept_older=accept_older,
             )
         except BaseException:
             lock.release()
             raise
         self._store = store
         return store
+
+    def salvage_export(self, path: str | os.PathLike[str]) -> tuple[int, list[str]]:
+        """For a store too damaged to open: export every record and the settings that still
+        authenticate to a bundle at ``path`` (as `Store.export_json`, mode 0600), and return how many
+        records it holds and the ids of what could not be read (privacy/salvage.py)."""
+        with StoreLock(self._dir):
+            found = salvage(self._dir / DB_FILE, self._keys, self._header.user)
+        data = _export.encode_bundle(self._header.user, self._now(), found.records, found.settings)
+        write_private(Path(path), data, replace=False)
+        return len(found.records), found.unreadable
 
     # -- changing the passphrase ---------------------------------------------------------------
 

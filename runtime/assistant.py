@@ -11,6 +11,7 @@ Not thread-safe: call one method at a time (an app runs them in one worker at a 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -30,14 +31,16 @@ from runtime.brain import Brain
 from runtime.conversation import Conversation
 from runtime.decoding import Decoding, TorchReader
 from runtime.dreams import replay_set
-from runtime.episodes import EPISODE, RECEIPT, SLEEP, Entry, Episode, Sleep, entries
+from runtime.episodes import EPISODE, RECEIPT, SLEEP, CorruptRecord, Entry, Episode, Sleep, entries
 from runtime.settings import Settings
 from runtime.sleep import OnProgress, Progress, cycle, transcript
 from runtime.state import UserState, learn_exchange
+from runtime.text import checked_message
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 32_000  # longer input is refused before anything reads it
+KEEP_CHECKPOINTS = 3  # log positions with a checkpoint (plus the newest sleep's); older ones are shredded
 REDACTED = "[REDACTED]"
 _REPLAY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its replay set, made once
 
@@ -113,18 +116,35 @@ class ForgetReceipt:
     verification: Verification | None
     replaced_by: str | None = None  # the redacted episode put in the forgotten one's place
     sleeps_replayed: int = 0  # of episodes_replayed, the sleeps (receipts before this field: 0)
+    complete: bool = True  # False: written with the shred, before the replay (a crash may end it there)
+
+    @classmethod
+    def begun(cls, shredded: Sequence[str], dropped: Sequence[str], replaced_by: str | None) -> ForgetReceipt:
+        """The receipt a forget writes in its shred's transaction: what was destroyed. The replay's
+        result follows in a completing receipt with the same id (at the next open after a crash)."""
+        body = {"shredded": list(shredded), "dropped": list(dropped), "replaced_by": replaced_by}
+        rid = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+        return cls(rid, tuple(shredded), tuple(dropped), 0, "", 0.0, None, replaced_by, complete=False)
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode("utf-8")
 
     @classmethod
     def from_bytes(cls, payload: bytes) -> ForgetReceipt:
-        data = json.loads(payload)
-        v = data.pop("verification")
-        verification = None if v is None else Verification(
-            **{**v, "exposure_never_seen": tuple(v["exposure_never_seen"])})
-        return cls(**{**data, "records_shredded": tuple(data["records_shredded"]),
-                      "checkpoints_dropped": tuple(data["checkpoints_dropped"]), "verification": verification})
+        """CorruptRecord for anything but a receipt this program wrote (found by fuzzing)."""
+        try:
+            data = json.loads(payload)
+            v = data.pop("verification")
+            verification = None if v is None else Verification(
+                **{**v, "exposure_never_seen": tuple(v["exposure_never_seen"])})
+            receipt = cls(**{**data, "records_shredded": tuple(data["records_shredded"]),
+                             "checkpoints_dropped": tuple(data["checkpoints_dropped"]),
+                             "verification": verification})
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise CorruptRecord("a receipt record has an unknown format") from None
+        if not isinstance(receipt.id, str):
+            raise CorruptRecord("a receipt record has an unknown format")
+        return receipt
 
 
 @dataclass(frozen=True)
@@ -200,12 +220,13 @@ class Assistant:
     @classmethod
     def open(cls, vault: Vault, brain: Brain, *, on_progress: OnProgress | None = None,
              clock: Callable[[], float] = time.monotonic, seed: int | None = None,
-             precision: str | None = None) -> Assistant:
+             precision: str | None = None, accept_older_store: bool = False) -> Assistant:
         """Open the user's store and rebuild their state: newest checkpoint, then the log after it.
         A redaction a crash left half-done is finished; the retention policy is applied. ``seed``
         fixes a new user's seed (benchmarks); a user's seed never changes once set. ``precision``
-        overrides the user's decoding setting for this session."""
-        store = vault.open_store()
+        overrides the user's decoding setting for this session; ``accept_older_store`` opens a backup
+        restored on purpose (privacy.RolledBack otherwise)."""
+        store = vault.open_store(accept_older=accept_older_store)
         try:
             assistant = cls(brain, store, vault.user, clock=clock, seed=seed, precision=precision)
             assistant._decoding.prepare(on_progress and (lambda stage: on_progress(Progress(stage, 0, 1))))
@@ -214,6 +235,7 @@ class Assistant:
             assistant._set_state(assistant._replay(assistant._state, todo, on_progress))
             if todo:
                 assistant._checkpoint("rebuild")
+            assistant._complete_receipts(len(todo))
             assistant.apply_retention()
         except BaseException:
             store.close()
@@ -319,7 +341,28 @@ class Assistant:
         cid = self._store.put_checkpoint(self._state.to_bytes(), first=log_entries[0].id, last=log_entries[-1].id,
                                          meta={"why": why, "hash": digest})
         self._saved_hash = digest
+        self._prune_checkpoints()
         return cid
+
+    def _prune_checkpoints(self) -> None:
+        """Shred the checkpoints no crash or forget needs: keep the newest at each of the last
+        KEEP_CHECKPOINTS log positions (a crash restarts from the newest, a forget of a recent episode
+        from one just before it) and the newest taken at a sleep (replaying a sleep is the slow part)."""
+        keep: dict[str, str] = {}  # log position -> checkpoint id, newest first
+        drop = []
+        slept = None
+        infos = self._store.list_checkpoints()  # by log position
+        position = {info.last: n for n, info in enumerate(infos)}
+        for info in sorted(infos, key=lambda i: (position[i.last], i.created), reverse=True):
+            if slept is None and info.meta.get("why") == "sleep":
+                slept = info.id
+            if info.last not in keep and len(keep) < KEEP_CHECKPOINTS:
+                keep[info.last] = info.id
+            elif info.id != slept:
+                drop.append(info.id)
+        if drop:
+            log.info("pruning %d checkpoints", len(drop))
+            self._store.drop_checkpoints(drop)
 
     # -- chatting -------------------------------------------------------------------------------
 
@@ -344,10 +387,11 @@ class Assistant:
         """Stream the reply to ``text``. Once it has streamed whole, the exchange is recorded (one
         transaction) and learned; incognito records and learns nothing. Closing the stream early
         keeps nothing of the turn."""
+        if isinstance(text, str) and len(text) > MAX_MESSAGE_CHARS:
+            raise HopeError(f"the message is {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}")
+        text = checked_message(text) if isinstance(text, str) else text
         if not isinstance(text, str) or not text.strip():
             raise HopeError("empty message")
-        if len(text) > MAX_MESSAGE_CHARS:
-            raise HopeError(f"the message is {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}")
         self._last_activity = self._clock()
         flags = tuple(sorted({f.category for f in detect(text)}))
         learned = redact(text, self.settings.never_learn) if self.settings.never_learn else text
@@ -501,7 +545,7 @@ class Assistant:
             episode, meta = replacement
             replaced_by = self._store.append(EPISODE, episode.to_bytes(),
                                              meta={**meta, "tokens": len(transcript(self.brain, episode))})
-        shred = self._store.shred(ids)
+        begun = self._shred(ids, replaced_by)
         self._chat.clear()  # the open chat may quote what was forgotten
         self._said.clear()
         self._strengths.clear()
@@ -522,14 +566,32 @@ class Assistant:
                                         exposure_before=before[1], exposure_after=after[1],
                                         exposure_base=base[1], exposure_never_seen=tuple(never))
             self._speed.verify = measured + time.perf_counter() - started_after
-        body = {"shredded": shred.ids, "dropped": shred.checkpoints, "replayed": len(todo),
-                "state": self._state.digest, "replaced_by": replaced_by}
-        receipt = ForgetReceipt(hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16],
-                                shred.ids, shred.checkpoints, len(todo), self._state.digest,
-                                time.perf_counter() - started, verification, replaced_by,
-                                sum(e.kind == SLEEP for e in todo))
+        receipt = dataclasses.replace(begun, episodes_replayed=len(todo),
+                                      sleeps_replayed=sum(e.kind == SLEEP for e in todo),
+                                      state_hash=self._state.digest, seconds=time.perf_counter() - started,
+                                      verification=verification, complete=True)
         self._store.append(RECEIPT, receipt.to_bytes())
         return receipt
+
+    def _shred(self, ids: Sequence[str], replaced_by: str | None) -> ForgetReceipt:
+        """Shred, writing the begun receipt in the same transaction (no crash separates them)."""
+        begun: list[ForgetReceipt] = []
+
+        def note(shredded: tuple[str, ...], dropped: tuple[str, ...]) -> tuple[str, bytes]:
+            begun.append(ForgetReceipt.begun(shredded, dropped, replaced_by))
+            return RECEIPT, begun[0].to_bytes()
+
+        shred = self._store.shred(ids, note=note)
+        return begun[0] if begun else ForgetReceipt.begun(shred.ids, shred.checkpoints, replaced_by)
+
+    def _complete_receipts(self, replayed: int) -> None:
+        """Forgets a crash cut short after their shred get their completing receipt (the state rebuilt
+        at open is the forget's result; nothing was measured)."""
+        for receipt in self.receipts():
+            if not receipt.complete:
+                done = dataclasses.replace(receipt, episodes_replayed=replayed, state_hash=self._state.digest,
+                                           complete=True)
+                self._store.append(RECEIPT, done.to_bytes())
 
     def redact(self, rid: str, spans: Sequence[tuple[int, int]], *, on_progress: OnProgress | None = None,
                verify: bool = True) -> ForgetReceipt:
@@ -566,7 +628,9 @@ class Assistant:
         stale = [e.meta["replaces"] for e in log_entries if e.meta.get("replaces") in present]
         if stale:
             log.info("finishing %d interrupted redactions", len(stale))
-            self._store.shred(stale)
+            by_original = {e.meta["replaces"]: e.id for e in log_entries if e.meta.get("replaces") in present}
+            for rid in stale:
+                self._shred([rid], by_original[rid])
 
     # -- retention ------------------------------------------------------------------------------
 
@@ -624,7 +688,12 @@ class Assistant:
         return {rid: self._strengths[(rid, digest)] for rid in wanted}
 
     def receipts(self) -> list[ForgetReceipt]:
-        return [ForgetReceipt.from_bytes(self._store.get(info.id)) for info in self._store.list(RECEIPT)]
+        """One per forget, oldest first: its completing receipt, or the begun one until then."""
+        latest: dict[str, ForgetReceipt] = {}
+        for info in self._store.list(RECEIPT):
+            receipt = ForgetReceipt.from_bytes(self._store.get(info.id))
+            latest[receipt.id] = receipt  # a later record with the same id completes an earlier one
+        return list(latest.values())
 
     def export(self, path: str | Path) -> int:
         """Write every record and setting, decrypted, to a new JSON file (mode 0600)."""

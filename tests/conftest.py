@@ -2,11 +2,15 @@
 so this runs first: Triton kernels then execute on CPU tensors (kernels.md, tier 3)."""
 
 import os
+import tempfile
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
 # onnxruntime writes a telemetry queue under the home folder when imported without this; the product
 # sets it in personal_nl.onnx, and tests that import onnxruntime directly must not leave one either.
 os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+# Rollback notes (privacy/rollback.py) go to a throw-away folder, never the real config folder; each
+# test gets its own below, since tests copy one template store (one store id) into many folders.
+os.environ["HOPE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="hope-config-")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -37,3 +41,8 @@ def _data_outside_home(tmp_path_factory):
     patch.setenv("HOPE_DATA_DIR", str(tmp_path_factory.mktemp("hope-data")))
     yield
     patch.undo()
+
+
+@pytest.fixture(autouse=True)
+def _own_config_dir(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("HOPE_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))

@@ -7,7 +7,10 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import typer
+
 from runtime.cli.session import (
+    ACCEPT_OLDER_STORE,
     ContextOpt,
     DataDirOpt,
     ModelOpt,
@@ -36,8 +39,13 @@ def app_command(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd
 
     load = Brain.default if model is None else partial(Brain.from_folder, Path(model).expanduser())
     factory = load if context is None else (lambda: with_context(load(), context))
-    HopeApp(root=data_root(data_dir), brain_factory=partial(_ready, factory, precision), user=user,
-            passphrase=passphrase_from(passphrase_fd), precision=precision).run()
+    app = HopeApp(root=data_root(data_dir), brain_factory=partial(_ready, factory, precision), user=user,
+                  passphrase=passphrase_from(passphrase_fd), precision=precision,
+                  accept_older_store=ACCEPT_OLDER_STORE["on"])
+    app.run()
+    if app.return_code:  # the app stopped on a failure: one line, after the terminal is restored
+        typer.echo(app.error_line or "Error: the app stopped on a failure.", err=True)
+        raise typer.Exit(app.return_code)
 
 
 def _ready(load: Callable[[], Brain], precision: str | None) -> Brain:

@@ -26,6 +26,7 @@ from runtime.cli.session import (
     assistant,
     progress_bar,
 )
+from runtime.text import printable
 from runtime.wording import plural
 
 HELP = """Commands:
@@ -43,7 +44,7 @@ Incognito = Annotated[bool, typer.Option("--incognito", help="Store and learn no
 
 def _say(a, text: str) -> None:
     for piece in a.turn(text):
-        sys.stdout.write(piece)
+        sys.stdout.write(printable(piece))  # a reply spelling an escape sequence must not drive the terminal
         sys.stdout.flush()
     sys.stdout.write("\n")
     sys.stdout.flush()
@@ -100,7 +101,7 @@ def _command(a, text: str) -> bool:
     elif verb == "/memories":
         rows = a.memories()
         for r in rows:
-            _note(f"  {r.id[:8]}  {r.when:%Y-%m-%d %H:%M}  {r.state:8}  {r.preview}")
+            _note(f"  {r.id[:8]}  {r.when:%Y-%m-%d %H:%M}  {r.state:8}  {printable(r.preview, one_line=True)}")
         _note(f"({len(rows)} memories)")
     elif verb == "/forget":
         _forget(a, arg)
@@ -109,16 +110,25 @@ def _command(a, text: str) -> bool:
     return True
 
 
+def _read_line() -> str:
+    """One line of stdin. Bytes that are not UTF-8 stay as surrogate escapes, which the turn refuses
+    with one line: a strict decode would end the whole session on one bad byte."""
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:  # already text (a test's StringIO)
+        return sys.stdin.readline()
+    return raw.readline().decode("utf-8", errors="surrogateescape")
+
+
 def _wait_for_line(a) -> str:
     """The next line of input; on a terminal left idle past the sleep time, sleep meanwhile and stop
     at a safe point when the person starts typing."""
     if not sys.stdin.isatty():
-        return sys.stdin.readline()
+        return _read_line()
     while True:
         due = a.seconds_until_sleep()
         ready, _, _ = select.select([sys.stdin], [], [], due)
         if ready:
-            return sys.stdin.readline()
+            return _read_line()
         _note("(idle: sleeping; type to wake me)")
         with progress_bar("sleeping") as show:
             report = a.sleep(on_progress=show, should_stop=lambda: bool(select.select([sys.stdin], [], [], 0)[0]))
@@ -142,8 +152,7 @@ def chat(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassF
         return
     interactive = sys.stdin.isatty()
     with assistant(user, data_dir, passphrase_fd, model, sleep_on_close=True, context=context,
-                   precision=precision) as a:
-        a.incognito = incognito or a.incognito
+                   precision=precision, incognito=incognito) as a:
         if interactive:
             _note(HELP)
         while True:
@@ -177,6 +186,6 @@ def ask(text: Annotated[str, typer.Argument(help="The question.")], user: UserOp
 
     Example: `hope ask "Where does my sister live?"`
     """
-    with assistant(user, data_dir, passphrase_fd, model, context=context, precision=precision) as a:
-        a.incognito = incognito
+    with assistant(user, data_dir, passphrase_fd, model, context=context, precision=precision,
+                   incognito=incognito) as a:
         _say(a, text)

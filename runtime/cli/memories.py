@@ -10,6 +10,7 @@ import typer
 from runtime import HopeError
 from runtime.cli.output import confirm, plan_text, receipt_text, resolve
 from runtime.cli.session import DataDirOpt, ModelOpt, PassFdOpt, UserOpt, assistant, progress_bar
+from runtime.text import printable
 
 memories_app = typer.Typer(name="memories", help="Review, redact, forget or export what your assistant retained.",
                            no_args_is_help=True, add_completion=False)
@@ -30,7 +31,8 @@ def list_command(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_f
         for r in rows:
             score = f"  {scores[r.id]:+.3f}" if scores else ""
             flags = ",".join(r.flags) or "-"
-            typer.echo(f"{r.id[:12]}  {r.when:%Y-%m-%d %H:%M}  {r.state:8}  {flags:10}{score}  {r.preview}")
+            typer.echo(f"{r.id[:12]}  {r.when:%Y-%m-%d %H:%M}  {r.state:8}  {flags:10}{score}  "
+                       f"{printable(r.preview, one_line=True)}")
         typer.echo(f"{len(rows)} memories, {a.pending()} not slept on yet", err=True)
 
 
@@ -41,10 +43,10 @@ def show_command(memory: Annotated[str, typer.Argument(help="Memory id or prefix
     with assistant(user, data_dir, passphrase_fd, model) as a:
         view = a.episode(resolve(a, [memory])[0])
         typer.echo(f"id       {view.id}\nwhen     {view.when:%Y-%m-%d %H:%M:%S %Z}\nstate    {view.state}\n"
-                   f"flags    {', '.join(view.flags) or '-'}\n\nyou      {view.user}")
+                   f"flags    {', '.join(view.flags) or '-'}\n\nyou      {printable(view.user)}")
         if view.learned != view.user:
-            typer.echo(f"learned  {view.learned}")
-        typer.echo(f"reply    {view.reply}")
+            typer.echo(f"learned  {printable(view.learned)}")
+        typer.echo(f"reply    {printable(view.reply)}")
 
 
 @memories_app.command("forget")
@@ -103,8 +105,23 @@ def _occurrences(text: str, needle: str) -> list[int]:
 @memories_app.command("export")
 def export_command(path: Annotated[Path, typer.Argument(help="A new file to write (mode 0600).")],
                    user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_fd: PassFdOpt = None,
-                   model: ModelOpt = None) -> None:
+                   model: ModelOpt = None,
+                   salvage: Annotated[bool, typer.Option("--salvage", help="For a store too damaged to open: "
+                                                         "export whatever still reads, and name what does not.")]
+                   = False) -> None:
     """Export every memory and setting, decrypted, as JSON: your data, readable anywhere."""
+    if salvage:
+        from runtime.cli.session import choose_user, data_root, passphrase
+        from runtime.users import unlock
+
+        vault = unlock(choose_user(user, data_dir), passphrase(passphrase_fd), root=data_root(data_dir))
+        if path.exists():
+            raise HopeError(f"{path} exists; choose a new file name for the export")
+        count, unreadable = vault.salvage_export(path)
+        typer.echo(f"salvaged {count} records to {path} (decrypted: keep it safe)")
+        if unreadable:
+            typer.echo(f"could not read {len(unreadable)}: {' '.join(unreadable)}", err=True)
+        return
     with assistant(user, data_dir, passphrase_fd, model) as a:
         n = a.export(path)
     typer.echo(f"exported {n} records to {path} (decrypted: keep it safe)")

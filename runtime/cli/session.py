@@ -34,6 +34,9 @@ ContextOpt = Annotated[int | None, typer.Option(
     "model's own limit): more fits longer messages, and each reply takes longer.")]
 
 
+ACCEPT_OLDER_STORE = {"on": False}  # `hope --accept-older-store VERB`: open a restored backup once
+
+
 def data_root(data_dir: Path | None) -> Path | None:
     return data_dir.expanduser() if data_dir is not None else None
 
@@ -127,9 +130,10 @@ def progress_bar(label: str = "working") -> Iterator[Callable | None]:
 
 @contextmanager
 def assistant(user: str | None, data_dir: Path | None, passphrase_fd: int | None, model: Path | None, *,
-              sleep_on_close: bool = False, context: int | None = None,
-              precision: str | None = None) -> Iterator[Assistant]:
-    """The unlocked user's assistant; closed (checkpointed) when the command ends, even on error."""
+              sleep_on_close: bool = False, context: int | None = None, precision: str | None = None,
+              incognito: bool = False) -> Iterator[Assistant]:
+    """The unlocked user's assistant; closed (checkpointed) when the command ends, even on error.
+    ``incognito`` (a command's --incognito) can only add to the user's incognito_default, never lift it."""
     from runtime.assistant import Assistant
     from runtime.users import unlock
 
@@ -139,7 +143,9 @@ def assistant(user: str | None, data_dir: Path | None, passphrase_fd: int | None
         vault = unlock(name, secret, root=data_root(data_dir))
     brain = load_brain(model, context)
     with progress_bar("opening your memory") as show, _held_elsewhere():
-        opened = Assistant.open(vault, brain, on_progress=show, precision=precision)
+        opened = Assistant.open(vault, brain, on_progress=show, precision=precision,
+                                accept_older_store=ACCEPT_OLDER_STORE["on"])
+    opened.incognito = incognito or opened.incognito
     try:
         yield opened
     finally:

@@ -20,10 +20,12 @@ from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
+from textual.worker import WorkerFailed
 
 from runtime import HopeError
 from runtime.assistant import Assistant, ForgetPlan, ForgetReceipt, SleepReport, Status
 from runtime.brain import Brain
+from runtime.failure import debugging, one_line
 from runtime.settings import Settings
 from runtime.sleep import Progress
 from runtime.tui import format as fmt
@@ -71,7 +73,8 @@ class HopeApp(App[None]):
     def __init__(self, *, root: Path | None = None, brain_factory: Callable[[], Brain] = Brain.default,
                  user: str | None = None, passphrase: str | None = None, assistant: Assistant | None = None,
                  clock: Callable[[], float] = time.monotonic, now: Callable[[], datetime] = local_now,
-                 keymap: dict[str, str] | None = None, precision: str | None = None) -> None:
+                 keymap: dict[str, str] | None = None, precision: str | None = None,
+                 accept_older_store: bool = False) -> None:
         """``root`` is the data directory (None: $HOPE_DATA_DIR or the platform's); ``assistant``
         skips unlocking (scripts, tests); ``clock`` must be the one the assistant was opened with."""
         super().__init__()
@@ -84,6 +87,7 @@ class HopeApp(App[None]):
         self.now = now
         self.engine = Engine(assistant)
         self.keymap = dict(keymap or {})
+        self.accept_older_store = accept_older_store  # `hope --accept-older-store app`: a restored backup
         self.chat: ChatScreen | None = None  # once a user is unlocked
         self.brain: Brain | None = assistant.brain if assistant is not None else None
         self._brain_ready = threading.Event()
@@ -93,6 +97,7 @@ class HopeApp(App[None]):
         self._sleep_stop: threading.Event | None = None
         self._sleep_auto = False
         self._quitting = False
+        self.error_line: str | None = None  # why the app stopped, for `hope app` to print once the screen is gone
 
     # -- start-up -------------------------------------------------------------------------------
 
@@ -119,6 +124,23 @@ class HopeApp(App[None]):
         self._load_brain()
         await self.push_screen(UnlockScreen())
 
+    def _handle_exception(self, error: Exception) -> None:
+        """Replaces Textual's crash report, which prints every frame's locals (the passphrase, data
+        keys, other memories' text): the app keeps one line in ``error_line`` and exits with status 1.
+        $HOPE_DEBUG=1 prints the traceback, still without locals."""
+        cause = error.error if isinstance(error, WorkerFailed) else error
+        if self.error_line is None:
+            self.error_line = one_line(cause)
+        if debugging():
+            from rich.traceback import Traceback
+
+            self.panic(Traceback(show_locals=False))
+        self._return_code = 1
+        if self._exception is None:  # Pilot re-raises the first failure in tests, as Textual does
+            self._exception = error
+            self._exception_event.set()
+        self._close_messages_no_wait()
+
     @work(group="brain")
     async def _load_brain(self) -> None:
         try:
@@ -129,7 +151,7 @@ class HopeApp(App[None]):
         finally:
             self._brain_ready.set()
 
-    @work(group="open", exclusive=True)
+    @work(group="open", exclusive=True, description="open the unlocked store")
     async def open_vault(self, vault, screen) -> None:
         """Open the unlocked user's assistant (once the model has loaded), then show the chat. Runs
         as the app's worker: the unlock screen that asked is replaced on success, told on failure."""
@@ -141,7 +163,8 @@ class HopeApp(App[None]):
 
         def job() -> None:
             self.engine.assistant = Assistant.open(vault, brain, clock=self.clock, precision=self.precision,
-                                                   on_progress=lambda p: screen.post_message(WorkProgressed(p)))
+                                                   on_progress=lambda p: screen.post_message(WorkProgressed(p)),
+                                                   accept_older_store=self.accept_older_store)
 
         try:
             await self.engine.run(job)

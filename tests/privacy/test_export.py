@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from privacy import Store, Vault
+from tests.privacy.helpers import PASSPHRASE
 
 
 def _fill(store: Store) -> list[str]:
@@ -32,7 +35,7 @@ def test_export_then_import_into_a_new_store_round_trips(store: Store, other_sto
         ]
         assert [target.get(rid) for rid in ids] == [store.get(rid) for rid in ids]
         assert target.settings() == {"never-learn": ["email", "phone"]}
-        assert [e.action for e in target.audit.entries()][-2:] == ["import", "setting"]
+        assert [e.action for e in target.audit.entries()][-2:] == ["import", "settings"]
         assert target.audit.verify()
 
 
@@ -105,3 +108,37 @@ def test_import_names_the_first_problem_of_a_malformed_bundle(
             target.import_json(tmp_path / "bad.json")
         assert "Lisbon" not in str(caught.value)
         assert target.list() == ()
+
+
+EXPORT_KILLED_MID_WRITE = """
+import os, signal, sys
+from privacy import Vault
+with Vault.unlock(sys.argv[1], sys.argv[2]).open_store() as store:
+    store.append("episode", b"TOLD-IN-CONFIDENCE")
+    os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)  # the bundle is written, not yet linked
+    store.export_json(sys.argv[3])
+"""
+
+
+def test_a_crashed_exports_plaintext_temp_file_is_removed_by_the_next_export(store_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    done = subprocess.run([sys.executable, "-c", EXPORT_KILLED_MID_WRITE, str(store_dir), PASSPHRASE,
+                           str(out / "bundle.json")], cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                          timeout=120)
+    assert done.returncode == -9, done.stderr
+    (left,) = out.iterdir()  # what the crash left: a hidden plaintext temp file
+    assert left.name.startswith(".bundle.json.") and b"TOLD-IN-CONFIDENCE" in left.read_bytes()
+    with Vault.unlock(store_dir, PASSPHRASE).open_store() as store:
+        store.export_json(out / "bundle.json")
+    assert [p.name for p in out.iterdir()] == ["bundle.json"]
+
+
+def test_opening_a_store_removes_a_half_written_vault_header(store_dir: Path) -> None:
+    stale = store_dir / ".vault.json.99999.tmp"
+    stale.write_bytes(b"{}")
+    unrelated = store_dir / ".vault.json.notes.tmp"
+    unrelated.write_bytes(b"not ours")
+    with Vault.unlock(store_dir, PASSPHRASE).open_store():
+        pass
+    assert not stale.exists() and unrelated.exists()

@@ -4,12 +4,14 @@ ciphertext, its wrapped key nor its data key is left in the database file, its W
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from privacy import Store, Vault
-from tests.privacy.helpers import RecordingRng, files_containing, sql
+from tests.privacy.helpers import PASSPHRASE, RecordingRng, files_containing, sql
 
 CANARY = b"CANARY-7f3a9c-the-user-told-a-secret"
 
@@ -59,3 +61,48 @@ def test_wal_is_empty_after_a_shred(store: Store, store_dir: Path) -> None:
     store.shred([rid])
     wal = store_dir / "store.db-wal"
     assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_a_note_is_written_in_the_shreds_transaction(store: Store, store_dir: Path) -> None:
+    keep, gone = store.append("episode", b"stays"), store.append("episode", b"goes")
+    seen = []
+
+    def note(shredded, dropped):
+        seen.append((shredded, dropped))
+        return "receipt", b"what was shredded"
+
+    store.shred([gone], note=note)
+    assert seen == [((gone,), ())]
+    assert [(r.kind, store.get(r.id)) for r in store.list()] == [("episode", b"stays"),
+                                                               ("receipt", b"what was shredded")]
+
+    def failing(shredded, dropped):
+        raise RuntimeError("the receipt could not be made")
+
+    with pytest.raises(RuntimeError):
+        store.shred([keep], note=failing)
+    assert store.get(keep) == b"stays"  # no receipt, no shred: one transaction
+
+
+KILLED_AFTER_COMMIT = """
+import os, signal, sys
+from privacy import Store, Vault
+Store._vacuum = lambda self: os.kill(os.getpid(), signal.SIGKILL)  # dies right after the shred's commit
+store = Vault.unlock(sys.argv[1], sys.argv[2]).open_store()
+store.shred([sys.argv[3]], note=lambda shredded, dropped: ("receipt", b"forgot one"))
+"""
+
+
+def test_a_shred_killed_before_its_vacuum_is_finished_when_the_store_next_opens(store_dir: Path) -> None:
+    with Vault.unlock_from_keyring(store_dir).open_store() as store:
+        rid = store.append("episode", CANARY + os.urandom(64 * 1024))
+    (wrapped,) = sql(store_dir, "SELECT wrapped FROM keys WHERE id = ?", (rid,))[0]
+    (sealed,) = sql(store_dir, "SELECT payload FROM records WHERE id = ?", (rid,))[0]
+    done = subprocess.run([sys.executable, "-c", KILLED_AFTER_COMMIT, str(store_dir), PASSPHRASE, rid],
+                          cwd=Path(__file__).resolve().parents[2], capture_output=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    assert files_containing(store_dir, sealed[-32:]) != []  # the kill left the deleted pages behind ...
+    with Vault.unlock_from_keyring(store_dir).open_store() as store:  # ... which opening vacuums first
+        assert files_containing(store_dir, wrapped) == [] and files_containing(store_dir, sealed[-32:]) == []
+        assert [store.get(r.id) for r in store.list()] == [b"forgot one"]  # the note survived the kill
+        assert sql(store_dir, "SELECT count(*) FROM store_info WHERE key = 'vacuum_due'") == [(0,)]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import keyring
@@ -206,3 +209,43 @@ def test_without_a_keyring_backend_the_passphrase_path_still_works(store_dir: Pa
     with pytest.raises(KeyringUnavailable):
         Vault.unlock_from_keyring(store_dir)
     vault.forget_keyring()  # nothing to forget, and no backend: still not an error
+
+
+CORE_LIMIT_AFTER = textwrap.dedent("""
+    import resource, sys
+    from privacy import Vault
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    if hard == 0:
+        print("skip")
+        sys.exit()
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+    getattr(Vault, sys.argv[2])(sys.argv[1], "correct horse battery")
+    print(resource.getrlimit(resource.RLIMIT_CORE))
+""")
+
+
+@pytest.mark.parametrize("how", ["create", "unlock"])
+def test_core_dumps_are_off_once_a_store_is_unlocked(tmp_path, how):
+    """A core file of an unlocked process would hold the vault key and decrypted records
+    (docs/SECURITY.md). Checked in a child: the limit stays off for the rest of the process."""
+    folder = tmp_path / "s"
+    if how == "unlock":
+        Vault.create(folder, "correct horse battery")
+    done = subprocess.run([sys.executable, "-c", CORE_LIMIT_AFTER, str(folder), how], capture_output=True,
+                          text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    if done.stdout.strip() == "skip":
+        pytest.skip("core dumps are already off for this user (hard limit 0)")
+    assert done.stdout.strip() == "(0, 0)"
+
+
+def test_unlocking_asks_the_os_for_no_core_dumps(tmp_path, monkeypatch):
+    """The same rule where the test machine already forbids core dumps: the limit asked for is 0/0."""
+    import resource
+
+    Vault.create(tmp_path / "s", PASSPHRASE)
+    asked = []
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    monkeypatch.setattr(resource, "setrlimit", lambda which, limits: asked.append((which, limits)))
+    Vault.unlock(tmp_path / "s", PASSPHRASE)
+    assert (resource.RLIMIT_CORE, (0, 0)) in asked

@@ -23,7 +23,7 @@ CHILD = textwrap.dedent("""
     root, action = sys.argv[1], sys.argv[2]
     a = Assistant.open(unlock("ana", {passphrase!r}, root=root), tiny_brain())
 
-    def die(*_):
+    def die(*_, **__):
         os.kill(os.getpid(), signal.SIGKILL)
 
     def at(stage, step):
@@ -37,6 +37,10 @@ CHILD = textwrap.dedent("""
         import privacy.store
         privacy.store.Store.shred = die  # dies after the replacement is written, before the shred
         a.redact(a.memories()[1].id, [(0, 2)], verify=False)
+    elif action == "after-shred":
+        import privacy.store
+        privacy.store.Store._vacuum = die  # dies right after the shred (and its receipt) committed
+        a.forget([a.memories()[0].id], verify=False)
     print("not killed")
 """).format(passphrase=PASS)
 
@@ -90,4 +94,14 @@ def test_kill_during_redact_finishes_the_redaction_on_restart(brain, tmp_path):
     a = reopen(brain, tmp_path)
     previews = [r.preview for r in a.memories()]
     assert previews == ["I like green tea", "[REDACTED] dog is called Rex", "I live near the harbour"]
+    a.close(sleep=False)
+
+
+def test_kill_right_after_the_shred_keeps_the_receipt_and_completes_it_on_restart(brain, tmp_path):
+    rows = prepared(brain, tmp_path)
+    kill_during(tmp_path, "after-shred")
+    a = reopen(brain, tmp_path)
+    assert [r.preview for r in a.memories()] == rows[1:]
+    (receipt,) = a.receipts()
+    assert receipt.complete and len(receipt.records_shredded) == 1 and receipt.state_hash == a.state_hash
     a.close(sleep=False)

@@ -27,6 +27,7 @@ class UnlockScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.users: list[str] = []
+        self._secret = ""  # handed from _go_with to the _go worker, then cleared
 
     def compose(self) -> ComposeResult:
         app = self.app
@@ -69,7 +70,7 @@ class UnlockScreen(Screen):
         if self.users:
             self.query_one("#passphrase", Input).focus()
             if app.passphrase and (app.user in self.users or len(self.users) == 1):
-                self._go(self._user(), app.passphrase, create=False)
+                self._go_with(self._user(), app.passphrase, create=False)
         else:
             name = self.query_one("#new-name", Input)
             if app.user and app.passphrase:  # a script names a new user and gives the passphrase
@@ -119,7 +120,7 @@ class UnlockScreen(Screen):
         if not passphrase:
             self._say("Type your passphrase.", "error")
             return
-        self._go(self._user(), passphrase, create=False)
+        self._go_with(self._user(), passphrase, create=False)
 
     def _submit_create(self) -> None:
         name = self.query_one("#new-name", Input).value.strip()
@@ -133,7 +134,7 @@ class UnlockScreen(Screen):
             self.query_one("#new-passphrase", Input).value = ""
             self.query_one("#new-passphrase", Input).focus()
         else:
-            self._go(name, first, create=True)
+            self._go_with(name, first, create=True)
 
     # -- the work -------------------------------------------------------------------------------
 
@@ -142,10 +143,17 @@ class UnlockScreen(Screen):
         for widget in self.query("Input, Button, Select"):
             widget.disabled = on
 
-    @work(exclusive=True, group="unlock")
-    async def _go(self, name: str, passphrase: str, *, create: bool) -> None:
+    def _go_with(self, name: str, passphrase: str, *, create: bool) -> None:
+        """Start `_go` without the passphrase among the worker's arguments (Textual lists those in
+        the worker's description and its logs); the worker takes it from here once."""
+        self._secret = passphrase
+        self._go(name, create=create)
+
+    @work(exclusive=True, group="unlock", description="unlock")
+    async def _go(self, name: str, *, create: bool) -> None:
         """Derive the key off the UI loop, then open the assistant (which waits for the model)."""
         app = self.app
+        passphrase, self._secret = self._secret, ""
         self._busy(True)
         self._say("creating your encrypted store (Argon2id)…" if create else "deriving your key (Argon2id)…")
 
