@@ -162,4 +162,4 @@ def test_cli_on_a_damaged_store_prints_only_the_error_line(data, damage):
 def test_cli_on_a_store_held_by_another_process_prints_one_line(data):
     with unlock("ana", PASS, root=data).open_store():
         done = run(CLI, "memories", "list", "--data-dir", str(data))
-    assert_one_clean_line(done, f"The store is open in process {os.getpid()}")
+    assert_one_clean_line(done, f"your store is open in process {os.getpid()}")
