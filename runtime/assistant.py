@@ -17,7 +17,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,14 +30,14 @@ from runtime.brain import Brain
 from runtime.conversation import Conversation
 from runtime.dreams import replay_set
 from runtime.episodes import EPISODE, RECEIPT, SLEEP, Entry, Episode, Sleep, entries
+from runtime.rehearsal import REDACTED
 from runtime.settings import Settings
-from runtime.sleep import OnProgress, Progress, cycle, transcript
+from runtime.sleep import OnProgress, Progress, cycle, learned_tokens, transcript
 from runtime.state import UserState, learn_exchange
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 32_000  # longer input is refused before anything reads it
-REDACTED = "[REDACTED]"
 _REPLAY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its replay set, made once
 
 
@@ -72,6 +72,7 @@ class SleepReport:
     state_hash: str
     interrupted: bool
     checkpoint: str | None = None
+    deep: bool = False  # a deep sleep: the deep level retrained on every episode held
 
 
 @dataclass(frozen=True)
@@ -232,30 +233,45 @@ class Assistant:
 
     def _replay(self, state: UserState, todo: Sequence[Entry], on_progress: OnProgress | None,
                 should_stop: Callable[[], bool] | None = None) -> UserState:
-        """Learn the entries in order: episodes awake, sleeps as they were slept."""
+        """Learn the entries in order: episodes awake, sleeps as they were slept. What a later entry
+        redoes from zero is skipped (runtime/sleep.py): an episode's wake step before a sleep, which
+        resets the wake levels; a sleep before a deep one; a light sleep before another light one."""
         log_entries = self._log()
-        for n, entry in enumerate(todo):
+        sleeps = [e for e in todo if e.kind == SLEEP]
+
+        def redone(entry: Entry) -> bool:
+            later = [s for s in sleeps if s.order > entry.order]
+            return bool(later) if entry.kind == EPISODE else any(s.deep or not entry.deep for s in later)
+
+        work = [e for e in todo if not redone(e)]
+        for n, entry in enumerate(work):
             if on_progress:
-                on_progress(Progress("replaying", n, len(todo)))
+                on_progress(Progress("replaying", n, len(work)))
             if entry.kind == EPISODE:
-                state = learn_exchange(self.brain.model, state, transcript(self.brain, self._episode(entry.id)))
+                state = self._learn(state, self._episode(entry.id))
             else:
                 seed = Sleep.from_bytes(self._store.get(entry.id)).seed
-                episodes, known = self._cycle(log_entries, entry.order)
-                slept = cycle(self.brain, state, episodes, seed, self._replay_set(), known=known)
+                episodes, known = self._span(log_entries, entry.order, entry.deep)
+                slept = cycle(self.brain, state, episodes, seed, self._replay_set(), known=known, deep=entry.deep)
                 assert slept is not None  # nothing can stop a replay
                 state = slept[0]
         if on_progress:
-            on_progress(Progress("replaying", len(todo), len(todo)))
+            on_progress(Progress("replaying", len(work), len(work)))
         return state
 
-    def _cycle(self, log_entries: Sequence[Entry], before: int) -> tuple[list[Episode], list[str]]:
-        """The episodes a sleep at order ``before`` consolidates (those since the previous sleep), and
-        what the user said before them."""
-        previous = max((e.order for e in log_entries if e.kind == SLEEP and e.order < before), default=-1)
+    def _learn(self, state: UserState, episode: Episode) -> UserState:
+        """The wake step on one exchange: the person's words are learned, the reply is context."""
+        tokens = learned_tokens(self.brain, episode)
+        return learn_exchange(self.brain.model, state, list(tokens.ids), tokens.mask)
+
+    def _span(self, log_entries: Sequence[Entry], before: int, deep: bool) -> tuple[list[Episode], list[str]]:
+        """The episodes a sleep at order ``before`` trains on, and what the user said before them:
+        a deep sleep takes every episode held; a light one those since the deep sleep before it."""
+        start = -1 if deep else max((e.order for e in log_entries if e.kind == SLEEP and e.deep and e.order < before),
+                                    default=-1)
         episodes = [e for e in log_entries if e.kind == EPISODE and e.order < before]
-        return ([self._episode(e.id) for e in episodes if e.order > previous],
-                [self._episode(e.id).learned for e in episodes if e.order <= previous])
+        return ([self._episode(e.id) for e in episodes if e.order > start],
+                [self._episode(e.id).learned for e in episodes if e.order <= start])
 
     def _replay_set(self) -> list[list[int]]:
         model = self.brain.model
@@ -305,7 +321,7 @@ class Assistant:
     def _record(self, episode: Episode, meta: dict) -> str:
         ids = transcript(self.brain, episode)
         rid = self._store.append(EPISODE, episode.to_bytes(), meta={**meta, "tokens": len(ids)})
-        self._set_state(learn_exchange(self.brain.model, self._state, ids))
+        self._set_state(self._learn(self._state, episode))
         return rid
 
     # -- sleeping -------------------------------------------------------------------------------
@@ -332,10 +348,17 @@ class Assistant:
         pending, threshold = self.pending(), self.settings.sleep_on_exit_min
         return pending if threshold and pending >= threshold else 0
 
+    def _deep_is_due(self, log_entries: Sequence[Entry]) -> bool:
+        """A sleep is deep once ``deep_after`` episodes came since the last deep sleep."""
+        last_deep = max((e.order for e in log_entries if e.kind == SLEEP and e.deep), default=-1)
+        since = sum(e.kind == EPISODE and e.order > last_deep for e in log_entries)
+        return since >= self.brain.sleep.deep_after
+
     def sleep(self, *, on_progress: OnProgress | None = None,
               should_stop: Callable[[], bool] | None = None) -> SleepReport:
-        """Dream on the episodes since the last sleep and consolidate them into the slow level.
-        ``should_stop`` is asked between steps; a stopped sleep commits nothing."""
+        """Dream and consolidate: a light sleep retrains the light level on the episodes since the
+        last deep sleep; once enough have gathered, a deep sleep retrains the deep level on every
+        episode held. ``should_stop`` is asked between steps; a stopped sleep commits nothing."""
         started = time.perf_counter()
         self.apply_retention()
         log_entries = self._log()
@@ -343,18 +366,22 @@ class Assistant:
         if not pending:
             return SleepReport(0, 0, 0.0, self._state.digest, False)
         seed = _seed_for(self._seed, "sleep", sum(e.kind == SLEEP for e in log_entries))
-        episodes, known = self._cycle(log_entries, max(e.order for e in log_entries) + 1)
-        slept = cycle(self.brain, self._state, episodes, seed, self._replay_set(), known=known,
+        deep = self._deep_is_due(log_entries)
+        episodes, known = self._span(log_entries, max(e.order for e in log_entries) + 1, deep)
+        slept = cycle(self.brain, self._state, episodes, seed, self._replay_set(), known=known, deep=deep,
                       on_progress=on_progress, should_stop=should_stop)
         if slept is None:
             log.info("sleep interrupted; nothing committed")
-            return SleepReport(len(pending), 0, time.perf_counter() - started, self._state.digest, True)
+            return SleepReport(len(pending), 0, time.perf_counter() - started, self._state.digest, True, deep=deep)
         state, dreams = slept
-        self._store.append(SLEEP, Sleep(seed).to_bytes(), meta={"episodes": len(pending)})
+        self._store.append(SLEEP, Sleep(seed, deep).to_bytes(), meta={"episodes": len(pending), "deep": deep,
+                                                                       "trained_on": len(episodes)})
         self._set_state(state)
         cid = self._checkpoint("sleep")
         self._last_activity = self._clock()
-        return SleepReport(len(pending), dreams, time.perf_counter() - started, state.digest, False, cid)
+        log.info("%s sleep done: %d episodes, %d dreams, %.0f s", "deep" if deep else "light", len(episodes), dreams,
+                 time.perf_counter() - started)
+        return SleepReport(len(pending), dreams, time.perf_counter() - started, state.digest, False, cid, deep)
 
     # -- forgetting -----------------------------------------------------------------------------
 
@@ -393,7 +420,7 @@ class Assistant:
         shred = self._store.shred(ids)
         self._chat.clear()  # the open chat may quote what was forgotten
         self._strengths.clear()
-        state, todo = self._restore()
+        state, todo = self._without(min(by_id[rid].order for rid in ids))
         self._set_state(state)  # from here on the model holds nothing of the forgotten text
         self._set_state(self._replay(state, todo, on_progress))
         self._checkpoint("forget")
@@ -414,6 +441,26 @@ class Assistant:
                                 time.perf_counter() - started, verification, replaced_by)
         self._store.append(RECEIPT, receipt.to_bytes())
         return receipt
+
+    def _without(self, first: int) -> tuple[UserState, list[Entry]]:
+        """The current state with every level that learned from log order ``first`` on emptied, and
+        the entries that rebuild them: the deep level only if the last deep sleep came after it, the
+        light level if its sleep did (or the deep level is rebuilt), the wake levels always. Sleeps
+        that later sleeps redid are not among them, so the cost never grows with later sleeps."""
+        log_entries = self._log()
+        sleeps = [e for e in log_entries if e.kind == SLEEP]
+        last = max(sleeps, key=lambda e: e.order, default=None)
+        deep = max((e for e in sleeps if e.deep), key=lambda e: e.order, default=None)
+        light = last if last is not None and not last.deep else None
+        state, todo = self._state, []
+        empty = UserState.initial(self.brain.model, self.brain.sleep, self._seed)
+        if deep is not None and first < deep.order:
+            state, todo = replace(state, deep=empty.deep), [deep]
+        if light is not None and (todo or first < light.order):
+            state, todo = replace(state, factors=empty.factors), [*todo, light]
+        after = -1 if last is None else last.order
+        state = replace(state, wake=empty.wake, tokens_since_sleep=0)
+        return state, [*todo, *(e for e in log_entries if e.kind == EPISODE and e.order > after)]
 
     def redact(self, rid: str, spans: Sequence[tuple[int, int]], *, on_progress: OnProgress | None = None,
                verify: bool = True) -> ForgetReceipt:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -75,20 +76,33 @@ def examples_from_dreams(tokenizer: ChatTokenizer, dreams: Sequence[Dream]) -> l
     return [chat_example(tokenizer, d.messages) for d in dreams]
 
 
-def chat_example(tokenizer: ChatTokenizer, messages: Sequence[tuple[str, str]]) -> Example:
-    """One conversation as an Example whose mask selects the assistant turns' tokens."""
+def chat_example(tokenizer: ChatTokenizer, messages: Sequence[tuple[str, str]], *, counted: str = ASSISTANT,
+                 hidden: re.Pattern[str] | None = None) -> Example:
+    """One conversation as an Example whose mask selects the ``counted`` role's turns: for the
+    assistant its text and end-of-turn token, for the user the text alone. Tokens touching a
+    ``hidden`` match (a placeholder such as [REDACTED]) never count."""
     msgs = [{"role": role, "content": content} for role, content in messages]
     text = tokenizer.render(msgs, add_generation_prompt=False)
     spans = []
     for k, m in enumerate(msgs):
-        if m["role"] != ASSISTANT:
+        if m["role"] != counted:
             continue
-        start = len(tokenizer.render(msgs[:k], add_generation_prompt=True)) if k else 0
-        end = len(tokenizer.render(msgs[:k + 1], add_generation_prompt=False))
-        end = len(text[:end].rstrip())  # the newline after an end-of-turn token is not the reply
+        if counted == ASSISTANT:
+            start = len(tokenizer.render(msgs[:k], add_generation_prompt=True)) if k else 0
+            end = len(tokenizer.render(msgs[:k + 1], add_generation_prompt=False))
+            end = len(text[:end].rstrip())  # the newline after an end-of-turn token is not the reply
+        else:  # the user's own words, not the role header the template puts around them
+            before = len(tokenizer.render(msgs[:k], add_generation_prompt=False)) if k else 0
+            after = len(tokenizer.render(msgs[:k + 1], add_generation_prompt=False))
+            start = text.rfind(m["content"], before, after)  # the turn ends with it (a system prompt may not)
+            if start < 0:
+                raise ValueError("the chat template changed a message's text; its tokens cannot be located")
+            end = start + len(m["content"])
         spans.append((start, end))
+    holes = [h.span() for h in hidden.finditer(text)] if hidden is not None else []
     encoding = tokenizer.tokenizer.encode(text, add_special_tokens=False)
-    mask = tuple(any(s <= a and b <= e and b > a for s, e in spans) for a, b in encoding.offsets)
+    mask = tuple(b > a and any(s <= a and b <= e for s, e in spans) and not any(a < y and x < b for x, y in holes)
+                 for a, b in encoding.offsets)
     return Example(tuple(encoding.ids), mask)
 
 
