@@ -30,6 +30,7 @@ from runtime.brain import Brain
 from runtime.conversation import Conversation
 from runtime.dreams import replay_set
 from runtime.episodes import EPISODE, RECEIPT, SLEEP, Entry, Episode, Sleep, entries
+from runtime.episodic import EpisodicIndex, memory_prompt
 from runtime.rehearsal import REDACTED
 from runtime.settings import Settings
 from runtime.sleep import OnProgress, Progress, cycle, learned_tokens, transcript
@@ -161,6 +162,7 @@ class Assistant:
         self.incognito = self.settings.incognito_default
         sampling = Sampling(max_new_tokens=brain.max_new_tokens, repetition_penalty=1.1)
         self._chat = Conversation(brain.model, brain.tokenizer, sampling, context_tokens=brain.context_tokens)
+        self._memories = EpisodicIndex()  # in memory only; filled from the log at open
 
     # -- opening and closing --------------------------------------------------------------------
 
@@ -174,6 +176,9 @@ class Assistant:
         try:
             assistant = cls(brain, store, vault.user, clock=clock, seed=seed)
             assistant._finish_redactions()
+            for entry in assistant._log():
+                if entry.kind == EPISODE:
+                    assistant._memories.add(entry.id, assistant._episode(entry.id).learned)
             assistant._state, todo = assistant._restore()
             assistant._set_state(assistant._replay(assistant._state, todo, on_progress))
             if todo:
@@ -196,6 +201,7 @@ class Assistant:
                 self._checkpoint("exit")
         finally:
             self._store.close()
+            self._memories.close()
         return report
 
     def __enter__(self) -> Assistant:
@@ -300,6 +306,11 @@ class Assistant:
         self._chat.clear()
         self.incognito = self.settings.incognito_default
 
+    def recalled(self, text: str) -> list[str]:
+        """What the episodic level shows the model beside ``text``: the person's past statements it
+        is about (none for a message that isn't personal)."""
+        return self._memories.search(text)
+
     def turn(self, text: str) -> Iterator[str]:
         """Stream the reply to ``text``. Once it has streamed whole, the exchange is recorded (one
         transaction) and learned; incognito records and learns nothing. Closing the stream early
@@ -311,6 +322,9 @@ class Assistant:
         self._last_activity = self._clock()
         flags = tuple(sorted({f.category for f in detect(text)}))
         learned = redact(text, self.settings.never_learn) if self.settings.never_learn else text
+        # The episodic level: what the person said before that this message is about, shown as the
+        # system text (runtime/episodic.py); sleep teaches the model to answer from it or say it doesn't know.
+        self._chat.system = memory_prompt(self._memories.search(learned))
         yield from self._chat.reply(learned)
         self._last_activity = self._clock()
         if self.incognito:
@@ -321,6 +335,7 @@ class Assistant:
     def _record(self, episode: Episode, meta: dict) -> str:
         ids = transcript(self.brain, episode)
         rid = self._store.append(EPISODE, episode.to_bytes(), meta={**meta, "tokens": len(ids)})
+        self._memories.add(rid, episode.learned)
         self._set_state(self._learn(self._state, episode))
         return rid
 
@@ -418,6 +433,9 @@ class Assistant:
             replaced_by = self._store.append(EPISODE, episode.to_bytes(),
                                              meta={**meta, "tokens": len(transcript(self.brain, episode))})
         shred = self._store.shred(ids)
+        self._memories.remove(ids)  # no longer found, from this moment
+        if replaced_by is not None:
+            self._memories.add(replaced_by, replacement[0].learned)
         self._chat.clear()  # the open chat may quote what was forgotten
         self._strengths.clear()
         state, todo = self._without(min(by_id[rid].order for rid in ids))

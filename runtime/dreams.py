@@ -70,6 +70,32 @@ def dream(model: HopeLM, tokenizer: ChatTokenizer, statements: Sequence[str], *,
     return out
 
 
+def with_memories(dreams: Sequence[Dream], statements: Sequence[str], known: Sequence[str], *, seed: int,
+                  share: float = 0.4, others: int = 2) -> list[Dream]:
+    """The dreams plus lessons in reading the episodic level (runtime/episodic.py): a seeded share
+    of the question–answer dreams asked again with a memory prompt that holds their source among
+    ``others`` other things the person said (→ the same answer), and of the negatives with only
+    other things the person said (→ the same "I don't know"). Without them the small model reads a
+    statement in its prompt about as often as not, and invents when the statements are beside the point."""
+    from runtime.episodic import memory_prompt  # the very text the chat shows
+
+    pool = [(i, f) for i, s in enumerate(statements) for f in facts(s)]
+    pool += [(None, f) for s in known for f in facts(s)]
+    rng = random.Random(f"memories:{seed}:{len(statements)}:{len(known)}")
+    out = list(dreams)
+    for d in dreams:
+        if d.kind not in ("qa", "negative") or rng.random() >= share:
+            continue
+        own = [f for i, f in pool if d.kind == "qa" and i == d.source]
+        rest = [f for i, f in pool if d.kind == "negative" or i != d.source]
+        shown = own + rng.sample(rest, min(others if own else others + 1, len(rest)))
+        if not shown:
+            continue
+        rng.shuffle(shown)
+        out.append(Dream(d.kind, d.source, (("system", memory_prompt(shown)), *d.messages)))
+    return out
+
+
 def examples_from_dreams(tokenizer: ChatTokenizer, dreams: Sequence[Dream]) -> list[Example]:
     """Each dream rendered with the chat template; the loss counts the assistant turns' tokens
     (their text and the end-of-turn token), nothing the user said."""

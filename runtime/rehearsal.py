@@ -74,6 +74,16 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[\w'’-]+", text)
 
 
+def is_personal(text: str) -> bool:
+    """Whether the text speaks of the person (I, my, me, we, our, …)."""
+    return _FIRST_PERSON.search(text) is not None
+
+
+def content_words(text: str) -> list[str]:
+    """The words that say what a text is about: no function words, pronouns or question words."""
+    return [w for w in _words(text) if w.lower().strip("'’-") not in _STOP and len(w.strip("'’-")) > 1]
+
+
 def _stem(word: str) -> str:
     w = word.lower().strip("'’-")
     for suffix in ("'s", "’s", "ies", "es", "s"):

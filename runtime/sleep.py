@@ -19,7 +19,7 @@ from personal_nl.consolidate import Example, consolidate, expand, init_factors
 from personal_nl.user_state import merge
 from runtime.brain import Brain
 from runtime.conversation import literal
-from runtime.dreams import chat_example, dream, examples_from_dreams
+from runtime.dreams import chat_example, dream, examples_from_dreams, with_memories
 from runtime.episodes import Episode
 from runtime.rehearsal import PLACEHOLDER, USER
 from runtime.state import UserState, no_deltas
@@ -70,6 +70,7 @@ def cycle(brain: Brain, state: UserState, episodes: Sequence[Episode], seed: int
                    on_progress=report("dreaming"), should_stop=should_stop)
     if dreams is None:
         return None
+    dreams = with_memories(dreams, statements, known, seed=seed)
     examples = examples_from_dreams(brain.tokenizer, dreams) + [learned_tokens(brain, e) for e in episodes]
     empty = init_factors(brain.model, brain.sleep, seed)  # U = 0: adds nothing until trained
     reader = brain.model if deep or not state.deep else merge(brain.model, expand(brain.model, state.deep))

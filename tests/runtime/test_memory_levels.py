@@ -5,6 +5,10 @@ the levels whose span held the forgotten episode."""
 from __future__ import annotations
 
 import dataclasses
+import tempfile
+import time
+import uuid
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,7 +20,7 @@ from runtime.episodes import Episode
 from runtime.rehearsal import facts
 from runtime.sleep import learned_tokens
 from runtime.state import UserState, learn_exchange
-from runtime.users import create_user
+from runtime.users import create_user, unlock
 from tests.runtime.tiny_brain import speak_plain_words, tiny_brain
 
 PASS = "correct horse battery"
@@ -113,4 +117,39 @@ def test_a_forget_retrains_only_the_levels_that_held_the_episode(deep3, root, sl
     a.forget([a.memories()[-1].id], verify=False)  # not slept on yet: no sleep is redone
     assert sleeps == []
     assert a.recompute_hash() == a.state_hash
+    a.close(sleep=False)
+
+
+def test_a_forget_removes_a_statement_from_retrieval_at_once(brain, root):
+    a = Assistant.open(create_user("ana", PASS, root=root), brain)
+    say(a, "my dog is called Rex")
+    say(a, "I live near the harbour")
+    assert a.recalled("What is my dog called?") == ["My dog is called Rex."]
+    assert a.recalled("What is the capital of France?") == []  # not personal: nothing is shown
+    a.forget([a.memories()[0].id], verify=False)
+    assert a.recalled("What is my dog called?") == []
+    a.close(sleep=False)
+    a = Assistant.open(unlock("ana", PASS, root=root), brain)  # rebuilt from the log at unlock
+    assert a.recalled("Where do I live?") == ["I live near the harbour."] and a.recalled("my dog?") == []
+    a.close(sleep=False)
+
+
+def _bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:  # another process's temp file, gone or not ours to read
+        return b""
+
+
+def test_the_retrieval_index_never_touches_the_disk(brain, root):
+    secret = "Zq" + uuid.uuid4().hex[:10]
+    started = time.time()
+    a = Assistant.open(create_user("ana", PASS, root=root), brain)
+    say(a, f"my cat is called {secret}")
+    assert a.recalled("What is my cat called?") == [f"My cat is called {secret}."]
+    say(a, "what is my cat called?")  # the retrieved statement is in the prompt now
+    places = [root, Path(tempfile.gettempdir())]
+    written = [p for place in places for p in place.rglob("*") if p.is_file() and p.stat().st_mtime >= started - 1]
+    assert written  # the store itself was written
+    assert not [p for p in written if secret.encode() in _bytes(p)]
     a.close(sleep=False)
