@@ -52,6 +52,7 @@ class MemoryRow:
     flags: tuple[str, ...]  # PII categories found in what was typed
     state: str  # "fast": learned online, not slept on yet; "slept": consolidated; "redacted": replaced
     tokens: int
+    levels: tuple[str, ...] = ()  # the memory levels that hold it: "wake" | "light" | "deep", and "episodic"
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class EpisodeView:
     reply: str
     flags: tuple[str, ...]
     state: str
+    levels: tuple[str, ...] = ()  # as in MemoryRow
 
 
 @dataclass(frozen=True)
@@ -537,10 +539,23 @@ class Assistant:
             return "redacted"
         return "slept" if entry.order < last_sleep else "fast"
 
+    def _levels_of(self, log_entries: Sequence[Entry]) -> Callable[[Entry], tuple[str, ...]]:
+        """Which memory levels hold an episode: the episodic level always (it is in the log); the
+        wake levels until a sleep; the light level from the sleep after it until a deep sleep; the
+        deep level from then on. A forget takes it out of each."""
+        last = _last_sleep(log_entries)
+        deep = max((e.order for e in log_entries if e.kind == SLEEP and e.deep), default=-1)
+
+        def levels(entry: Entry) -> tuple[str, ...]:
+            slow = "wake" if entry.order > last else "deep" if entry.order < deep else "light"
+            return (slow, "episodic")
+        return levels
+
     def memories(self) -> list[MemoryRow]:
         """Every episode, oldest first, with a preview (decrypted now, never stored elsewhere)."""
         log_entries = self._log()
         last_sleep = _last_sleep(log_entries)
+        levels = self._levels_of(log_entries)
         rows = []
         for e in log_entries:
             if e.kind != EPISODE:
@@ -548,7 +563,7 @@ class Assistant:
             text = " ".join(self._episode(e.id).user.split())
             preview = text if len(text) <= 80 else text[:79] + "…"
             rows.append(MemoryRow(e.id, e.created, preview, e.flags, self._state_of(e, last_sleep),
-                                  int(e.meta.get("tokens", 0))))
+                                  int(e.meta.get("tokens", 0)), levels(e)))
         return rows
 
     def episode(self, rid: str) -> EpisodeView:
@@ -559,7 +574,7 @@ class Assistant:
         last_sleep = _last_sleep(log_entries)
         ep = self._episode(rid)
         return EpisodeView(rid, entry.created, ep.user, ep.learned, ep.reply, entry.flags,
-                           self._state_of(entry, last_sleep))
+                           self._state_of(entry, last_sleep), self._levels_of(log_entries)(entry))
 
     def strengths(self, ids: Iterable[str] | None = None) -> dict[str, float]:
         """How strongly the current model remembers each episode: loss reduction vs the base model

@@ -99,9 +99,11 @@ def test_a_forget_retrains_only_the_levels_that_held_the_episode(deep3, root, sl
     a.sleep()  # light, on both since the deep sleep
     say(a, "I like green tea")  # not slept on
     assert [deep for deep, _ in sleeps] == [True, False, False]
+    rows = a.memories()
+    assert [r.levels for r in rows] == [("deep", "episodic")] * 3 + [("light", "episodic")] * 2 + [("wake", "episodic")]
+    assert a.episode(rows[3].id).levels == ("light", "episodic")
 
     del sleeps[:]
-    rows = a.memories()
     receipt = a.forget([rows[4].id], verify=False)  # in the light span: the deep level stays
     assert sleeps == [(False, ["my sister Lena plays the cello"])]
     assert receipt.episodes_replayed == 2  # the last light sleep and the turn after it, not the earlier sleeps
