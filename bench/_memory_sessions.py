@@ -54,6 +54,9 @@ def run_sessions(args) -> None:
         finally:
             base_user.close(sleep=False)
         create_user("bench", passphrase, root=Path(root))
+        if not args.exit_sleep:  # the episodic and wake levels alone: what a user has before any sleep
+            with Assistant.open(unlock("bench", passphrase, root=Path(root)), brain, seed=args.seed) as a:
+                a.update_settings(sleep_on_exit_min=0)
         ids_by_session: list[list[str]] = []
         forget_early = None
         for k, session in enumerate(sessions):
@@ -77,7 +80,7 @@ def run_sessions(args) -> None:
             depth = "deep" if getattr(report, "deep", False) else "light"
             print(f"session {k + 1}: {depth} exit sleep "
                   f"{report.seconds if report else 0:.0f} s", flush=True)
-            if k == 1:  # two sleeps: forget the filler, as a user would in the next session
+            if k == 1:  # two sleeps (or sessions): forget the filler, as a user would in the next session
                 a = Assistant.open(unlock("bench", passphrase, root=Path(root)), brain)
                 try:
                     forget_early = a.forget([ids_by_session[0][0]])
@@ -127,7 +130,8 @@ def run_sessions(args) -> None:
                "forgotten_answers": forgotten, "lines": lines, "seconds": time.perf_counter() - started}
 
     env = environment(["torch"], threads=torch.get_num_threads())
-    print_header(f"personal memory over {S} sessions, each closed with its exit sleep", env)
+    print_header(f"personal memory over {S} sessions, " + ("each closed with its exit sleep" if args.exit_sleep
+                                                           else "no sleep (episodic and wake levels only)"), env)
     rows = [[f"{i:2d}", i // 4 + 1, q, w, "hit" if h else "-", "hit" if s else "-"]
             for i, ((_, q, w), h, s) in enumerate(zip(facts, hits, same, strict=True))]
     print(format_table(["#", "session", "question", "expects", "after sleeps", "same conversation"], rows))

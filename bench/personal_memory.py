@@ -136,6 +136,8 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=5,
                         help=f"sessions of 4 facts, each closed with its exit sleep (2–{len(SESSIONS)}); "
                              "0: issue 6's one-sleep protocol")
+    parser.add_argument("--no-exit-sleep", dest="exit_sleep", action="store_false",
+                        help="with --sessions: never sleep (measures the episodic and wake levels alone)")
     parser.add_argument("--json", default=None, help="write the full record (every answer) here")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="the user's seed: dreams and sleep follow from it")
