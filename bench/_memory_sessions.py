@@ -119,7 +119,7 @@ def run_sessions(args) -> None:
         "drift chat": drift_chat,
         "general ability kept": 100.0 * score / max(base_score, 1),
         "forget seconds at 2 sleeps": forget_early.seconds,
-        f"forget seconds at {S} sleeps": forget_late.seconds,
+        f"forget seconds at {S} sleeps" + (" (two facts)" if S == 2 else ""): forget_late.seconds,
         "sleep seconds per session": statistics.mean(light) if light else float("nan"),
         "deep sleep seconds": max(deep) if deep else float("nan"),
     }
