@@ -33,7 +33,7 @@ SESSIONS = [  # what the person says, session by session: (message, question ask
      ("I'm allergic to hazelnuts, annoyingly", "Which nut should I avoid?", "hazelnut")],
     [("my flat is above a launderette in Leith", "What shop is under my flat?", "launderette"),
      ("I play water polo on Sunday mornings", "Which sport do I do at the weekend?", "water polo"),
-     ("my boss Ingeborg collects antique clocks", "What does my boss collect?", "clocks"),
+     ("my boss Ingeborg collects antique clocks", "What is my manager's hobby?", "clocks"),
      ("I was born in Valparaíso", "Which city was I born in?", "Valpara")],
     [("my favourite author is Ursula Le Guin", "Whose books do I like best?", "Le Guin"),
      ("we have a tortoise called Bartholomew", "What's our tortoise's name?", "Bartholomew"),
@@ -44,7 +44,7 @@ SESSIONS = [  # what the person says, session by session: (message, question ask
      ("my signature dish is a mushroom risotto", "What do I like to cook for guests?", "risotto"),
      ("I got my black belt in judo last spring", "Which martial art do I do?", "judo")],
     [("my granny Wilhelmina turned ninety-nine", "How old is my grandmother?", "ninety"),
-     ("I work nights as a radio producer", "What's my job?", "radio"),
+     ("I work nights as a radio producer", "How do I earn a living?", "radio"),
      ("my twin sister Noor lives in Marrakesh", "Where does my twin live?", "Marrakesh"),
      ("the only pizza I order is a quattro formaggi", "What pizza do I always get?", "formaggi")],
 ]
