@@ -1,5 +1,16 @@
-"""Does the assistant remember what a person told it, only that, and forget it exactly? (issue 6)
+"""Does the assistant remember what a person told it, only that, and forget it exactly? (issues 6, 11)
 
+``--sessions S`` (the default, S = 5; issue 11) runs the real lifecycle through the public API: S
+sessions of 4 facts, each opened and closed as the CLI does (``Assistant.open`` … ``close()``, whose
+exit sleep fires by the normal rule), each fact also asked right after it was told in the same
+conversation (incognito, so the question is not learned). After the last sleep the assistant is
+opened again and every fact is asked in other words in a fresh conversation, with 10 never-told
+questions (abstention and confabulation) and 34 general questions with checkable answers, scored as a
+share of the base model's score (a user with nothing learned, same path). A filler episode told in
+session 1 is forgotten after the second sleep; at the end one fact of the oldest session and one of
+the newest are forgotten. The issue's lines are printed last.
+
+``--sessions 0`` is issue 6's one-sleep protocol, kept as a row:
 A made-up person tells the default model 20 personal facts over 5 chat sessions, in casual words,
 through the engine (``Assistant.turn``: recorded, learned online). The assistant sleeps. Then each
 fact is asked in other words in an empty context (greedy, 40 tokens; a hit is the expected word in
@@ -12,7 +23,7 @@ exposure of the forgotten statements is set against five personal statements nob
 The facts and questions here are written apart from ``runtime/dreams.py`` (no shared templates or
 word lists); tests/runtime/test_dreams.py checks that no question below appears in its dreams.
 
-    python -m bench.personal_memory [--json PATH]
+    OMP_WAIT_POLICY=PASSIVE python -m bench.personal_memory [--sessions 5] [--seed 0] [--json PATH]
 """
 
 from __future__ import annotations
@@ -29,37 +40,15 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from bench._personal_facts import ABSTAINS, SESSIONS
+from bench._personal_facts import NEVER_TOLD as NEVER_TOLD_ALL
 from bench._report import environment, format_table, print_header, write_json
 from personal_nl import user_state
 from personal_nl.generate import Sampling, stream
 from runtime import probes
 
-SESSIONS = [  # what the person says, session by session: (message, question asked later, expected word)
-    [("so my younger brother Mattias is a dentist in Gothenburg", "What does my brother do for work?", "dentist"),
-     ("I've got a parrot called Zephyrine who swears in Portuguese", "What's the name of my bird?", "Zephyrine"),
-     ("my mum grew up on the island of Gotland", "Where is my mother from?", "Gotland"),
-     ("honestly my all-time favourite film is Paddington 2", "Which movie do I love the most?", "Paddington")],
-    [("I've been a vegetarian since I was fifteen", "Do I eat meat?", "vegetarian"),
-     ("my partner Rasmus teaches chemistry at a high school", "What subject does my partner teach?", "chemistry"),
-     ("I ride a yellow Vespa to work every day", "How do I get to work?", "Vespa"),
-     ("my son Emil is obsessed with dinosaurs right now", "What is my son into at the moment?", "dinosaur")],
-    [("I run a little bookshop on Fleet Lane", "What kind of shop do I own?", "bookshop"),
-     ("my lucky number has always been 37", "Which number do I consider lucky?", "37"),
-     ("we're going to Lisbon for our anniversary in May", "Where are we travelling for the anniversary?", "Lisbon"),
-     ("I can't stand coriander, it tastes like soap to me", "Which herb do I dislike?", "coriander")],
-    [("my neighbour's goat keeps eating my tulips", "What animal keeps ruining my flowers?", "goat"),
-     ("I've been learning the accordion for two years", "What instrument am I learning?", "accordion"),
-     ("my grandfather Aurelio was a fisherman in Sicily", "What was my grandpa's job?", "fisherman"),
-     ("my go-to coffee order is a cortado", "How do I usually take my coffee?", "cortado")],
-    [("I'm training for the Berlin marathon this autumn", "Which race am I preparing for?", "Berlin"),
-     ("my first car was a rusty Fiat Panda", "What was the first car I owned?", "Panda"),
-     ("I'm really scared of moths, weirdly", "What insect am I afraid of?", "moth"),
-     ("my desk plant is a cactus named Gerald", "What's my cactus called?", "Gerald")],
-]
-FACTS = [fact for session in SESSIONS for fact in session]
-NEVER_TOLD = ["What's my cousin called?", "In which country was my dad born?",
-              "What was the name of my primary school?", "Which ice cream flavour do I like best?",
-              "How tall am I?"]
+FACTS = [fact for session in SESSIONS[:5] for fact in session]
+NEVER_TOLD = NEVER_TOLD_ALL[:5]
 FORGET = (1, 6, 10, 15, 19)  # indices into FACTS: one or two per session
 CANARIES = [  # personal statements nobody in this bench ever says: the never-seen level of exposure
     "my aunt Henrietta breeds alpacas in the Welsh hills", "I once won a pie-eating contest in Dundee",
@@ -81,17 +70,28 @@ def ask(model, tokenizer, deltas, question: str) -> str:
     return tokenizer.decode(list(stream(model, prompt, sampling, state)), skip_special_tokens=True)
 
 
-def learned_words() -> set[str]:
+def learned_words(facts=FACTS) -> set[str]:
     """What counts as a learned fact in a reply: every expected word and every name the person said."""
-    names = {w for said, _, _ in FACTS for w in re.findall(r"\b[A-Z][a-z]+\b", said[1:])} - {"May"}  # a month
-    return {w.lower() for w in names} | {want.lower() for _, _, want in FACTS}
+    names = {w for said, _, _ in facts for w in re.findall(r"\b[A-Z][a-z]+\b", said[1:])} - {"May"}  # a month
+    return {w.lower() for w in names} | {want.lower() for _, _, want in facts}
 
 
-def confabulates(answer: str) -> bool:
+def confabulates(answer: str, facts=FACTS) -> bool:
     """A learned fact given as the answer to a question the person never answered: a reply word
     that starts with a learned word ("moths" for "moth"), or a learned number."""
+    return bool(named(answer, facts))
+
+
+def named(answer: str, facts=FACTS) -> set[str]:
+    """The learned words a reply names."""
     words = re.findall(r"\w+", answer.lower())
-    return any(w.startswith(k) if not k.isdigit() else w == k for w in words for k in learned_words())
+    text = " ".join(words)
+    return {k for k in learned_words(facts) for w in words
+            if (w == k if k.isdigit() else w.startswith(k) if " " not in k else k in text)}
+
+
+def abstains(answer: str) -> bool:
+    return any(phrase in answer.lower().replace("’", "'") for phrase in ABSTAINS)
 
 
 def recall(model, tokenizer, deltas, facts) -> tuple[float, list[str]]:
@@ -133,6 +133,11 @@ def base_answers(model, tokenizer) -> list[tuple[list[int], int]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=5,
+                        help=f"sessions of 4 facts, each closed with its exit sleep (2–{len(SESSIONS)}); "
+                             "0: issue 6's one-sleep protocol")
+    parser.add_argument("--no-exit-sleep", dest="exit_sleep", action="store_false",
+                        help="with --sessions: never sleep (measures the episodic and wake levels alone)")
     parser.add_argument("--json", default=None, help="write the full record (every answer) here")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="the user's seed: dreams and sleep follow from it")
@@ -140,6 +145,18 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.sessions == 0:
+        one_sleep(args)
+    elif 2 <= args.sessions <= len(SESSIONS):
+        from bench._memory_sessions import run_sessions
+
+        run_sessions(args)
+    else:
+        parser.error(f"--sessions must be 0 or 2–{len(SESSIONS)}, got {args.sessions}")
+
+
+def one_sleep(args) -> None:
+    """Issue 6's protocol: 20 facts told over 5 sessions with no sleep between, one sleep, asked, 5 forgotten."""
     from runtime.assistant import Assistant
     from runtime.brain import Brain
     from runtime.users import create_user
@@ -154,7 +171,7 @@ def main() -> None:
         assistant = Assistant.open(vault, brain, seed=args.seed)
         try:
             told = time.perf_counter()
-            for session in SESSIONS:
+            for session in SESSIONS[:5]:
                 assistant.new_session()
                 for said, _, _ in session:
                     record.setdefault("replies", []).append("".join(assistant.turn(said)))

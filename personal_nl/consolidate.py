@@ -53,10 +53,12 @@ class SleepConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0  # max global norm of the factors' gradient (0: no clipping)
     init_scale: float = 1.0  # V starts at init_scale · N(0, 1/in); U starts at 0, so U @ V = 0
+    deep_after: int = 8  # a sleep is deep (retrains on everything held) once this many episodes came since the last
 
     def __post_init__(self) -> None:
-        if self.rank <= 0 or self.epochs < 0 or self.batch_size <= 0 or self.replay_batch <= 0:
-            raise ValueError(f"need rank > 0, epochs ≥ 0, batch_size > 0 and replay_batch > 0, got {self}")
+        if self.rank <= 0 or self.epochs < 0 or self.batch_size <= 0 or self.replay_batch <= 0 or self.deep_after <= 0:
+            raise ValueError("need rank > 0, epochs ≥ 0, batch_size > 0, replay_batch > 0 and deep_after > 0, "
+                             f"got {self}")
         if self.lr < 0 or self.replay_weight < 0 or self.distill_weight < 0 or self.grad_clip < 0:
             raise ValueError(f"lr, replay_weight, distill_weight and grad_clip must be ≥ 0, got {self}")
         if self.max_tokens < 2 or self.replay_tokens < 2 or self.replay_positions < 1:

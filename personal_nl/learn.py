@@ -32,6 +32,7 @@ class LearnState(NamedTuple):
     pending: dict[LevelKey, Delta]  # gradient sums not yet applied
     segment_ids: torch.Tensor | None  # [B, n] ids of the unfinished segment
     segment_start: State | None  # model state where that segment began
+    segment_mask: torch.Tensor | None = None  # [B, n] which of its tokens count in the loss (None: all)
 
 
 def online_levels(model: HopeLM) -> dict[LevelKey, tuple[int, float]]:
@@ -66,13 +67,19 @@ def _fresh_deltas(model: HopeLM, state: State, batch: int, like: torch.Tensor, *
 
 
 def _segment_gradients(model: HopeLM, ids: torch.Tensor, begin: State, logits: torch.Tensor | None,
-                       *, differentiable: bool) -> dict[LevelKey, Delta]:
-    """∇ of the segment's summed next-token loss w.r.t. every learning level's delta."""
+                       *, differentiable: bool, mask: torch.Tensor | None = None) -> dict[LevelKey, Delta]:
+    """∇ of the segment's summed next-token loss w.r.t. every learning level's delta; ``mask`` [B, n]
+    says which predicted tokens count (a segment with none counted adds zeros)."""
+    keys = list(online_levels(model))
+    if mask is not None and not bool(mask[:, 1:].any()):
+        return {(b, i): {n: torch.zeros_like(begin.cms[b][i][n]) for n in DELTA_NAMES} for b, i in keys}
     if logits is None:  # the segment arrived in pieces: read it again from where it began
         begin = _fresh_deltas(model, begin, ids.shape[0], model.embed.weight, differentiable=differentiable)
         logits = model(ids, begin).logits
-    loss = F.cross_entropy(at_least_fp32(logits[:, :-1]).flatten(0, 1), ids[:, 1:].flatten(), reduction="sum")
-    keys = list(online_levels(model))
+    losses = F.cross_entropy(at_least_fp32(logits[:, :-1]).flatten(0, 1), ids[:, 1:].flatten(), reduction="none")
+    if mask is not None:
+        losses = losses * mask[:, 1:].flatten().to(losses.dtype)
+    loss = losses.sum()
     leaves = [begin.cms[b][i][n] for b, i in keys for n in DELTA_NAMES]
     grads = iter(torch.autograd.grad(loss, leaves, retain_graph=True, create_graph=differentiable,
                                      allow_unused=True))
@@ -91,11 +98,16 @@ def _apply_due(model: HopeLM, state: State, pending: dict[LevelKey, Delta]) -> S
 
 
 def online_forward(model: HopeLM, ids: torch.Tensor, state: LearnState, targets: torch.Tensor | None = None,
-                   *, differentiable: bool = False) -> tuple[torch.Tensor, torch.Tensor | None, LearnState]:
+                   *, differentiable: bool = False, loss_mask: torch.Tensor | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor | None, LearnState]:
     """Read ids [B, T] while learning; returns logits [B, T, V], the mean loss on ``targets`` if given
     (it trains θ₀; the deltas enter it as constants unless ``differentiable``, the tier-A oracle that
-    backpropagates through every online step) and the new state. With no learning level this is
-    exactly ``model(ids, state.model, targets)``."""
+    backpropagates through every online step) and the new state. ``loss_mask`` [B, T] (bool) says
+    which tokens the online levels learn to predict: the others are read as context only (a reply
+    the model wrote itself, a placeholder). With no learning level this is exactly
+    ``model(ids, state.model, targets)``."""
+    if loss_mask is not None and tuple(loss_mask.shape) != tuple(ids.shape):
+        raise ValueError(f"loss_mask has shape {list(loss_mask.shape)}; ids have {list(ids.shape)}")
     G = segment_length(model)
     if G is None:
         out = model(ids, state.model, targets)
@@ -103,18 +115,25 @@ def online_forward(model: HopeLM, ids: torch.Tensor, state: LearnState, targets:
     # Learning needs gradients even when the caller reads under no_grad; tier A differentiates
     # through them, and only the math attention kernel has a double backward.
     with torch.enable_grad(), sdpa_kernel(SDPBackend.MATH) if differentiable else nullcontext():
-        return _read_and_learn(model, ids, state, targets, G, differentiable)
+        return _read_and_learn(model, ids, state, targets, G, differentiable, loss_mask)
 
 
 def _read_and_learn(model: HopeLM, ids: torch.Tensor, state: LearnState, targets: torch.Tensor | None,
-                    G: int, differentiable: bool) -> tuple[torch.Tensor, torch.Tensor | None, LearnState]:
+                    G: int, differentiable: bool, loss_mask: torch.Tensor | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor | None, LearnState]:
     T = ids.shape[1]
     current, pending = state.model, dict(state.pending)
-    seg_ids, seg_start = state.segment_ids, state.segment_start
+    seg_ids, seg_start, seg_mask = state.segment_ids, state.segment_start, state.segment_mask
+    masked = loss_mask is not None or seg_mask is not None
+    if masked:  # text read without a mask counts whole
+        loss_mask = torch.ones_like(ids, dtype=torch.bool) if loss_mask is None else loss_mask.bool()
+        if seg_ids is not None and seg_mask is None:
+            seg_mask = torch.ones_like(seg_ids, dtype=torch.bool)
     pieces, begin = [], 0
     while begin < T:
         end = min(T, begin + G - current.position % G)
         piece = ids[:, begin:end]
+        piece_mask = loss_mask[:, begin:end] if masked else None
         if seg_ids is None:
             current = seg_start = _fresh_deltas(model, current, ids.shape[0], model.embed.weight,
                                                 differentiable=differentiable)
@@ -122,20 +141,22 @@ def _read_and_learn(model: HopeLM, ids: torch.Tensor, state: LearnState, targets
         pieces.append(out.logits)
         current = out.state
         whole = piece if seg_ids is None else torch.cat([seg_ids, piece], dim=1)
+        whole_mask = None if not masked else piece_mask if seg_mask is None else torch.cat([seg_mask, piece_mask], 1)
         if current.position % G == 0:  # the segment is complete: learn from it
             live = out.logits if seg_ids is None else None
-            for key, g in _segment_gradients(model, whole, seg_start, live, differentiable=differentiable).items():
+            for key, g in _segment_gradients(model, whole, seg_start, live, differentiable=differentiable,
+                                             mask=whole_mask).items():
                 pending[key] = g if key not in pending else {n: pending[key][n] + g[n] for n in DELTA_NAMES}
             current = _apply_due(model, current, pending)
-            seg_ids, seg_start = None, None
+            seg_ids, seg_start, seg_mask = None, None, None
         else:
-            seg_ids = whole
+            seg_ids, seg_mask = whole, whole_mask
         begin = end
     logits = torch.cat(pieces, dim=1)
     loss = None
     if targets is not None:
         loss = F.cross_entropy(at_least_fp32(logits).flatten(0, 1), targets.flatten(), ignore_index=-100)
-    return logits, loss, LearnState(current, pending, seg_ids, seg_start)
+    return logits, loss, LearnState(current, pending, seg_ids, seg_start, seg_mask)
 
 
 def finish(model: HopeLM, state: LearnState) -> LearnState:
@@ -145,7 +166,8 @@ def finish(model: HopeLM, state: LearnState) -> LearnState:
     pending = {k: dict(v) for k, v in state.pending.items()}
     current = state.model
     if state.segment_ids is not None and state.segment_ids.shape[1] > 1:
-        grads = _segment_gradients(model, state.segment_ids, state.segment_start, None, differentiable=False)
+        grads = _segment_gradients(model, state.segment_ids, state.segment_start, None, differentiable=False,
+                                   mask=state.segment_mask)
         for key, g in grads.items():
             pending[key] = g if key not in pending else {n: pending[key][n] + g[n] for n in DELTA_NAMES}
     cms = [list(levels) for levels in current.cms]

@@ -18,7 +18,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,8 +32,10 @@ from runtime.conversation import Conversation
 from runtime.decoding import Decoding, TorchReader
 from runtime.dreams import replay_set
 from runtime.episodes import EPISODE, RECEIPT, SLEEP, CorruptRecord, Entry, Episode, Sleep, entries
+from runtime.episodic import EpisodicIndex, memory_prompt
+from runtime.rehearsal import REDACTED
 from runtime.settings import Settings
-from runtime.sleep import OnProgress, Progress, cycle, transcript
+from runtime.sleep import OnProgress, Progress, cycle, learned_tokens, transcript
 from runtime.state import UserState, learn_exchange
 from runtime.text import checked_message
 
@@ -41,7 +43,6 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 32_000  # longer input is refused before anything reads it
 KEEP_CHECKPOINTS = 3  # log positions with a checkpoint (plus the newest sleep's); older ones are shredded
-REDACTED = "[REDACTED]"
 _REPLAY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its replay set, made once
 
 
@@ -55,6 +56,7 @@ class MemoryRow:
     flags: tuple[str, ...]  # PII categories found in what was typed
     state: str  # "fast": learned online, not slept on yet; "slept": consolidated; "redacted": replaced
     tokens: int
+    levels: tuple[str, ...] = ()  # the memory levels that hold it: "wake" | "light" | "deep", and "episodic"
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class EpisodeView:
     reply: str
     flags: tuple[str, ...]
     state: str
+    levels: tuple[str, ...] = ()  # as in MemoryRow
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class SleepReport:
     state_hash: str
     interrupted: bool
     checkpoint: str | None = None
+    deep: bool = False  # a deep sleep: the deep level retrained on every episode held
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,7 @@ class Assistant:
         sampling = Sampling(max_new_tokens=brain.max_new_tokens, repetition_penalty=1.1)
         self._chat = Conversation(TorchReader(brain.model), brain.tokenizer, sampling,
                                   context_tokens=brain.context_tokens)
+        self._memories = EpisodicIndex()  # in memory only; filled from the log at open
 
     # -- opening and closing --------------------------------------------------------------------
 
@@ -231,6 +236,9 @@ class Assistant:
             assistant = cls(brain, store, vault.user, clock=clock, seed=seed, precision=precision)
             assistant._decoding.prepare(on_progress and (lambda stage: on_progress(Progress(stage, 0, 1))))
             assistant._finish_redactions()
+            for entry in assistant._log():
+                if entry.kind == EPISODE:
+                    assistant._memories.add(entry.id, assistant._episode(entry.id).learned)
             assistant._state, todo = assistant._restore()
             assistant._set_state(assistant._replay(assistant._state, todo, on_progress))
             if todo:
@@ -254,6 +262,7 @@ class Assistant:
                 self._checkpoint("exit")
         finally:
             self._store.close()
+            self._memories.close()
         return report
 
     def __enter__(self) -> Assistant:
@@ -291,35 +300,50 @@ class Assistant:
 
     def _replay(self, state: UserState, todo: Sequence[Entry], on_progress: OnProgress | None,
                 should_stop: Callable[[], bool] | None = None) -> UserState:
-        """Learn the entries in order: episodes awake, sleeps as they were slept."""
+        """Learn the entries in order: episodes awake, sleeps as they were slept. What a later entry
+        redoes from zero is skipped (runtime/sleep.py): an episode's wake step before a sleep, which
+        resets the wake levels; a sleep before a deep one; a light sleep before another light one."""
         log_entries = self._log()
-        for n, entry in enumerate(todo):
+        sleeps = [e for e in todo if e.kind == SLEEP]
+
+        def redone(entry: Entry) -> bool:
+            later = [s for s in sleeps if s.order > entry.order]
+            return bool(later) if entry.kind == EPISODE else any(s.deep or not entry.deep for s in later)
+
+        work = [e for e in todo if not redone(e)]
+        for n, entry in enumerate(work):
             if on_progress:
-                on_progress(Progress("replaying", n, len(todo)))
+                on_progress(Progress("replaying", n, len(work)))
             if entry.kind == EPISODE:
-                ids, started = transcript(self.brain, self._episode(entry.id)), time.perf_counter()
-                state = learn_exchange(self.brain.model, state, ids)
-                self._speed.learned(len(ids), time.perf_counter() - started)
+                episode, started = self._episode(entry.id), time.perf_counter()
+                state = self._learn(state, episode)
+                self._speed.learned(len(transcript(self.brain, episode)), time.perf_counter() - started)
             else:
                 seed = Sleep.from_bytes(self._store.get(entry.id)).seed
-                episodes, known = self._cycle(log_entries, entry.order)
+                episodes, known = self._span(log_entries, entry.order, entry.deep)
                 again = None if on_progress is None else (  # a replayed sleep is long: show its steps
                     lambda p: on_progress(Progress(f"{p.stage} again", p.done, p.total)))
                 slept = cycle(self.brain, state, episodes, seed, self._replay_set(on_progress), known=known,
-                              on_progress=again)
+                              deep=entry.deep, on_progress=again)
                 assert slept is not None  # nothing can stop a replay
                 state = slept[0]
         if on_progress:
-            on_progress(Progress("replaying", len(todo), len(todo)))
+            on_progress(Progress("replaying", len(work), len(work)))
         return state
 
-    def _cycle(self, log_entries: Sequence[Entry], before: int) -> tuple[list[Episode], list[str]]:
-        """The episodes a sleep at order ``before`` consolidates (those since the previous sleep), and
-        what the user said before them."""
-        previous = max((e.order for e in log_entries if e.kind == SLEEP and e.order < before), default=-1)
+    def _learn(self, state: UserState, episode: Episode) -> UserState:
+        """The wake step on one exchange: the person's words are learned, the reply is context."""
+        tokens = learned_tokens(self.brain, episode)
+        return learn_exchange(self.brain.model, state, list(tokens.ids), tokens.mask)
+
+    def _span(self, log_entries: Sequence[Entry], before: int, deep: bool) -> tuple[list[Episode], list[str]]:
+        """The episodes a sleep at order ``before`` trains on, and what the user said before them:
+        a deep sleep takes every episode held; a light one those since the deep sleep before it."""
+        start = -1 if deep else max((e.order for e in log_entries if e.kind == SLEEP and e.deep and e.order < before),
+                                    default=-1)
         episodes = [e for e in log_entries if e.kind == EPISODE and e.order < before]
-        return ([self._episode(e.id) for e in episodes if e.order > previous],
-                [self._episode(e.id).learned for e in episodes if e.order <= previous])
+        return ([self._episode(e.id) for e in episodes if e.order > start],
+                [self._episode(e.id).learned for e in episodes if e.order <= start])
 
     def _replay_set(self, on_progress: OnProgress | None = None) -> list[list[int]]:
         model = self.brain.model
@@ -380,8 +404,13 @@ class Assistant:
         present = {e.id: e for e in log_entries if e.kind == EPISODE}
         for rid in reversed(self._said):
             if rid in present:
-                return self._row(present[rid], _last_sleep(log_entries))
+                return self._row(present[rid], _last_sleep(log_entries), self._levels_of(log_entries))
         return None
+
+    def recalled(self, text: str) -> list[str]:
+        """What the episodic level shows the model beside ``text``: the person's past statements it
+        is about (none for a message that isn't personal)."""
+        return self._memories.search(text)
 
     def turn(self, text: str) -> Iterator[str]:
         """Stream the reply to ``text``. Once it has streamed whole, the exchange is recorded (one
@@ -395,6 +424,9 @@ class Assistant:
         self._last_activity = self._clock()
         flags = tuple(sorted({f.category for f in detect(text)}))
         learned = redact(text, self.settings.never_learn) if self.settings.never_learn else text
+        # The episodic level: what the person said before that this message is about, shown as the
+        # system text (runtime/episodic.py); sleep teaches the model to answer from it or say it doesn't know.
+        self._chat.system = memory_prompt(self._memories.search(learned))
         yield from self._chat.reply(learned)
         self._last_activity = self._clock()
         if self.incognito:
@@ -405,8 +437,9 @@ class Assistant:
     def _record(self, episode: Episode, meta: dict) -> str:
         ids = transcript(self.brain, episode)
         rid = self._store.append(EPISODE, episode.to_bytes(), meta={**meta, "tokens": len(ids)})
+        self._memories.add(rid, episode.learned)
         started = time.perf_counter()
-        self._set_state(learn_exchange(self.brain.model, self._state, ids))
+        self._set_state(self._learn(self._state, episode))
         self._speed.learned(len(ids), time.perf_counter() - started)
         self._said.append(rid)
         return rid
@@ -435,10 +468,17 @@ class Assistant:
         pending, threshold = self.pending(), self.settings.sleep_on_exit_min
         return pending if threshold and pending >= threshold else 0
 
+    def _deep_is_due(self, log_entries: Sequence[Entry]) -> bool:
+        """A sleep is deep once ``deep_after`` episodes came since the last deep sleep."""
+        last_deep = max((e.order for e in log_entries if e.kind == SLEEP and e.deep), default=-1)
+        since = sum(e.kind == EPISODE and e.order > last_deep for e in log_entries)
+        return since >= self.brain.sleep.deep_after
+
     def sleep(self, *, on_progress: OnProgress | None = None,
               should_stop: Callable[[], bool] | None = None) -> SleepReport:
-        """Dream on the episodes since the last sleep and consolidate them into the slow level.
-        ``should_stop`` is asked between steps; a stopped sleep commits nothing."""
+        """Dream and consolidate: a light sleep retrains the light level on the episodes since the
+        last deep sleep; once enough have gathered, a deep sleep retrains the deep level on every
+        episode held. ``should_stop`` is asked between steps; a stopped sleep commits nothing."""
         started = time.perf_counter()
         self.apply_retention()
         log_entries = self._log()
@@ -446,22 +486,27 @@ class Assistant:
         if not pending:
             return SleepReport(0, 0, 0.0, self._state.digest, False)
         seed = _seed_for(self._seed, "sleep", sum(e.kind == SLEEP for e in log_entries))
-        episodes, known = self._cycle(log_entries, max(e.order for e in log_entries) + 1)
+        deep = self._deep_is_due(log_entries)
+        episodes, known = self._span(log_entries, max(e.order for e in log_entries) + 1, deep)
         replay = self._replay_set(on_progress)
         if on_progress:
             on_progress(Progress("dreaming", 0, 0))
-        slept = cycle(self.brain, self._state, episodes, seed, replay, known=known,
+        slept = cycle(self.brain, self._state, episodes, seed, replay, known=known, deep=deep,
                       on_progress=on_progress, should_stop=should_stop)
         if slept is None:
             log.info("sleep interrupted; nothing committed")
-            return SleepReport(len(pending), 0, time.perf_counter() - started, self._state.digest, True)
+            return SleepReport(len(pending), 0, time.perf_counter() - started, self._state.digest, True, deep=deep)
         state, dreams = slept
         seconds = round(time.perf_counter() - started, 1)  # what a forget's replay of this sleep will take
-        self._store.append(SLEEP, Sleep(seed).to_bytes(), meta={"episodes": len(pending), "seconds": seconds})
+        self._store.append(SLEEP, Sleep(seed, deep).to_bytes(), meta={"episodes": len(pending), "deep": deep,
+                                                                       "trained_on": len(episodes),
+                                                                       "seconds": seconds})
         self._set_state(state)
         cid = self._checkpoint("sleep")
         self._last_activity = self._clock()
-        return SleepReport(len(pending), dreams, time.perf_counter() - started, state.digest, False, cid)
+        log.info("%s sleep done: %d episodes, %d dreams, %.0f s", "deep" if deep else "light", len(episodes), dreams,
+                 time.perf_counter() - started)
+        return SleepReport(len(pending), dreams, time.perf_counter() - started, state.digest, False, cid, deep)
 
     # -- forgetting -----------------------------------------------------------------------------
 
@@ -484,27 +529,18 @@ class Assistant:
         return [by_id[rid] for rid in ids]
 
     def forget_plan(self, ids: Iterable[str], *, verify: bool = True, redacting: bool = False) -> ForgetPlan:
-        """What forgetting ``ids`` will replay, worked out as ``_forget`` will do it (the newest
-        checkpoint the shred leaves, the log after it), with a time estimate; nothing is changed.
-        ``redacting``: one episode is learned again in the forgotten one's place."""
+        """What forgetting ``ids`` will replay, worked out as ``_forget`` will do it (the levels that
+        learned from the oldest target on, rebuilt by ``_without``'s entries), with a time estimate;
+        nothing is changed. ``redacting``: one episode is learned again in the forgotten one's place
+        (awake, when it comes after the last sleep; else inside the sleeps that are redone)."""
         ids = list(dict.fromkeys(ids))
         log_entries = self._log()
         targets = self._targets(ids, log_entries)
-        gone = {e.seq for e in targets}
-        seq_of = {e.id: e.seq for e in log_entries}
-        remaining = [e for e in log_entries if e.seq not in gone]
-        kept = {e.id for e in remaining}
-        start = -1
-        for info in reversed(self._store.list_checkpoints()):
-            first, last = seq_of.get(info.first), seq_of.get(info.last)
-            if info.last not in kept or first is None or last is None:
-                continue
-            if not any(first <= s <= last for s in gone):  # the shred destroys those derived from a target
-                start = last
-                break
-        todo = [e for e in remaining if e.seq > start]
+        gone = {e.id for e in targets}
+        todo = [e for e in self._without(min(e.order for e in targets))[1] if e.id not in gone]
+        again = redacting and targets[0].order > _last_sleep(log_entries)
         sleeps = [e for e in todo if e.kind == SLEEP]
-        episodes = [e for e in todo if e.kind == EPISODE] + (targets[:1] if redacting else [])
+        episodes = [e for e in todo if e.kind == EPISODE] + (targets[:1] if again else [])
         timed = [e.meta.get("seconds") for e in sleeps]  # sleeps from before sleeps were timed have none
         tokens = sum(int(e.meta.get("tokens", 0)) for e in episodes)
         speed = self._speed
@@ -514,8 +550,8 @@ class Assistant:
         if known:
             seconds = sum(timed) + tokens * (speed.per_token or 0.0) + (speed.verify if verify else 0.0)
         last_sleep = _last_sleep(log_entries)
-        return ForgetPlan(tuple(self._row(e, last_sleep) for e in targets), len(todo) + redacting, len(sleeps),
-                          seconds)
+        return ForgetPlan(tuple(self._row(e, last_sleep, self._levels_of(log_entries)) for e in targets),
+                          len(todo) + again, len(sleeps), seconds)
 
     def forget(self, ids: Iterable[str], *, on_progress: OnProgress | None = None,
                verify: bool = True) -> ForgetReceipt:
@@ -525,7 +561,7 @@ class Assistant:
     def _forget(self, ids: list[str], replacement: tuple[Episode, dict] | None, on_progress: OnProgress | None,
                 verify: bool) -> ForgetReceipt:
         started = time.perf_counter()
-        self._targets(ids, self._log())
+        first = min(e.order for e in self._targets(ids, self._log()))
 
         def stage(name: str) -> None:
             if on_progress:
@@ -546,10 +582,13 @@ class Assistant:
             replaced_by = self._store.append(EPISODE, episode.to_bytes(),
                                              meta={**meta, "tokens": len(transcript(self.brain, episode))})
         begun = self._shred(ids, replaced_by)
+        self._memories.remove(ids)  # no longer found, from this moment
+        if replaced_by is not None:
+            self._memories.add(replaced_by, replacement[0].learned)
         self._chat.clear()  # the open chat may quote what was forgotten
         self._said.clear()
         self._strengths.clear()
-        state, todo = self._restore()
+        state, todo = self._without(first)
         self._set_state(state)  # from here on the model holds nothing of the forgotten text
         self._set_state(self._replay(state, todo, on_progress))
         self._checkpoint("forget")
@@ -592,6 +631,26 @@ class Assistant:
                 done = dataclasses.replace(receipt, episodes_replayed=replayed, state_hash=self._state.digest,
                                            complete=True)
                 self._store.append(RECEIPT, done.to_bytes())
+
+    def _without(self, first: int) -> tuple[UserState, list[Entry]]:
+        """The current state with every level that learned from log order ``first`` on emptied, and
+        the entries that rebuild them: the deep level only if the last deep sleep came after it, the
+        light level if its sleep did (or the deep level is rebuilt), the wake levels always. Sleeps
+        that later sleeps redid are not among them, so the cost never grows with later sleeps."""
+        log_entries = self._log()
+        sleeps = [e for e in log_entries if e.kind == SLEEP]
+        last = max(sleeps, key=lambda e: e.order, default=None)
+        deep = max((e for e in sleeps if e.deep), key=lambda e: e.order, default=None)
+        light = last if last is not None and not last.deep else None
+        state, todo = self._state, []
+        empty = UserState.initial(self.brain.model, self.brain.sleep, self._seed)
+        if deep is not None and first < deep.order:
+            state, todo = replace(state, deep=empty.deep), [deep]
+        if light is not None and (todo or first < light.order):
+            state, todo = replace(state, factors=empty.factors), [*todo, light]
+        after = -1 if last is None else last.order
+        state = replace(state, wake=empty.wake, tokens_since_sleep=0)
+        return state, [*todo, *(e for e in log_entries if e.kind == EPISODE and e.order > after)]
 
     def redact(self, rid: str, spans: Sequence[tuple[int, int]], *, on_progress: OnProgress | None = None,
                verify: bool = True) -> ForgetReceipt:
@@ -652,17 +711,30 @@ class Assistant:
             return "redacted"
         return "slept" if entry.order < last_sleep else "fast"
 
-    def _row(self, e: Entry, last_sleep: int) -> MemoryRow:
+    def _row(self, e: Entry, last_sleep: int, levels: Callable[[Entry], tuple[str, ...]]) -> MemoryRow:
         text = " ".join(self._episode(e.id).user.split())
         preview = text if len(text) <= 80 else text[:79] + "…"
         return MemoryRow(e.id, e.created, preview, e.flags, self._state_of(e, last_sleep),
-                         int(e.meta.get("tokens", 0)))
+                         int(e.meta.get("tokens", 0)), levels(e))
+
+    def _levels_of(self, log_entries: Sequence[Entry]) -> Callable[[Entry], tuple[str, ...]]:
+        """Which memory levels hold an episode: the episodic level always (it is in the log); the
+        wake levels until a sleep; the light level from the sleep after it until a deep sleep; the
+        deep level from then on. A forget takes it out of each."""
+        last = _last_sleep(log_entries)
+        deep = max((e.order for e in log_entries if e.kind == SLEEP and e.deep), default=-1)
+
+        def levels(entry: Entry) -> tuple[str, ...]:
+            slow = "wake" if entry.order > last else "deep" if entry.order < deep else "light"
+            return (slow, "episodic")
+        return levels
 
     def memories(self) -> list[MemoryRow]:
         """Every episode, oldest first, with a preview (decrypted now, never stored elsewhere)."""
         log_entries = self._log()
         last_sleep = _last_sleep(log_entries)
-        return [self._row(e, last_sleep) for e in log_entries if e.kind == EPISODE]
+        levels = self._levels_of(log_entries)
+        return [self._row(e, last_sleep, levels) for e in log_entries if e.kind == EPISODE]
 
     def episode(self, rid: str) -> EpisodeView:
         log_entries = self._log()
@@ -672,7 +744,7 @@ class Assistant:
         last_sleep = _last_sleep(log_entries)
         ep = self._episode(rid)
         return EpisodeView(rid, entry.created, ep.user, ep.learned, ep.reply, entry.flags,
-                           self._state_of(entry, last_sleep))
+                           self._state_of(entry, last_sleep), self._levels_of(log_entries)(entry))
 
     def strengths(self, ids: Iterable[str] | None = None) -> dict[str, float]:
         """How strongly the current model remembers each episode: loss reduction vs the base model

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -69,26 +70,65 @@ def dream(model: HopeLM, tokenizer: ChatTokenizer, statements: Sequence[str], *,
     return out
 
 
+def with_memories(dreams: Sequence[Dream], statements: Sequence[str], known: Sequence[str], *, seed: int,
+                  share: float = 0.4, others: int = 2) -> list[Dream]:
+    """The dreams plus lessons in reading the episodic level (runtime/episodic.py): a seeded share
+    of the question–answer dreams asked again with a memory prompt that holds their source among
+    ``others`` other things the person said (→ the same answer), and of the negatives with only
+    other things the person said (→ the same "I don't know"). Without them the small model reads a
+    statement in its prompt about as often as not, and invents when the statements are beside the point."""
+    from runtime.episodic import memory_prompt  # the very text the chat shows
+
+    pool = [(i, f) for i, s in enumerate(statements) for f in facts(s)]
+    pool += [(None, f) for s in known for f in facts(s)]
+    rng = random.Random(f"memories:{seed}:{len(statements)}:{len(known)}")
+    out = list(dreams)
+    for d in dreams:
+        if d.kind not in ("qa", "negative") or rng.random() >= share:
+            continue
+        own = [f for i, f in pool if d.kind == "qa" and i == d.source]
+        rest = [f for i, f in pool if d.kind == "negative" or i != d.source]
+        shown = own + rng.sample(rest, min(others if own else others + 1, len(rest)))
+        if not shown:
+            continue
+        rng.shuffle(shown)
+        out.append(Dream(d.kind, d.source, (("system", memory_prompt(shown)), *d.messages)))
+    return out
+
+
 def examples_from_dreams(tokenizer: ChatTokenizer, dreams: Sequence[Dream]) -> list[Example]:
     """Each dream rendered with the chat template; the loss counts the assistant turns' tokens
     (their text and the end-of-turn token), nothing the user said."""
     return [chat_example(tokenizer, d.messages) for d in dreams]
 
 
-def chat_example(tokenizer: ChatTokenizer, messages: Sequence[tuple[str, str]]) -> Example:
-    """One conversation as an Example whose mask selects the assistant turns' tokens."""
+def chat_example(tokenizer: ChatTokenizer, messages: Sequence[tuple[str, str]], *, counted: str = ASSISTANT,
+                 hidden: re.Pattern[str] | None = None) -> Example:
+    """One conversation as an Example whose mask selects the ``counted`` role's turns: for the
+    assistant its text and end-of-turn token, for the user the text alone. Tokens touching a
+    ``hidden`` match (a placeholder such as [REDACTED]) never count."""
     msgs = [{"role": role, "content": content} for role, content in messages]
     text = tokenizer.render(msgs, add_generation_prompt=False)
     spans = []
     for k, m in enumerate(msgs):
-        if m["role"] != ASSISTANT:
+        if m["role"] != counted:
             continue
-        start = len(tokenizer.render(msgs[:k], add_generation_prompt=True)) if k else 0
-        end = len(tokenizer.render(msgs[:k + 1], add_generation_prompt=False))
-        end = len(text[:end].rstrip())  # the newline after an end-of-turn token is not the reply
+        if counted == ASSISTANT:
+            start = len(tokenizer.render(msgs[:k], add_generation_prompt=True)) if k else 0
+            end = len(tokenizer.render(msgs[:k + 1], add_generation_prompt=False))
+            end = len(text[:end].rstrip())  # the newline after an end-of-turn token is not the reply
+        else:  # the user's own words, not the role header the template puts around them
+            before = len(tokenizer.render(msgs[:k], add_generation_prompt=False)) if k else 0
+            after = len(tokenizer.render(msgs[:k + 1], add_generation_prompt=False))
+            start = text.rfind(m["content"], before, after)  # the turn ends with it (a system prompt may not)
+            if start < 0:
+                raise ValueError("the chat template changed a message's text; its tokens cannot be located")
+            end = start + len(m["content"])
         spans.append((start, end))
+    holes = [h.span() for h in hidden.finditer(text)] if hidden is not None else []
     encoding = tokenizer.tokenizer.encode(text, add_special_tokens=False)
-    mask = tuple(any(s <= a and b <= e and b > a for s, e in spans) for a, b in encoding.offsets)
+    mask = tuple(b > a and any(s <= a and b <= e for s, e in spans) and not any(a < y and x < b for x, y in holes)
+                 for a, b in encoding.offsets)
     return Example(tuple(encoding.ids), mask)
 
 

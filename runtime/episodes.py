@@ -61,19 +61,22 @@ class Episode:
 
 @dataclass(frozen=True)
 class Sleep:
-    """A consolidation at this point of the log, with the seed that makes its replay exact."""
+    """A consolidation at this point of the log, with the seed that makes its replay exact; a deep
+    one retrained the deep level on everything held, a light one the light level (runtime/sleep.py)."""
 
     seed: int
+    deep: bool = False
 
     def to_bytes(self) -> bytes:
-        return json.dumps({"v": FORMAT, "seed": self.seed}).encode("utf-8")
+        return json.dumps({"v": FORMAT, "seed": self.seed, "deep": self.deep}).encode("utf-8")
 
     @classmethod
     def from_bytes(cls, payload: bytes) -> Sleep:
-        seed = _load(payload, SLEEP).get("seed")
-        if not isinstance(seed, int) or isinstance(seed, bool):
+        data = _load(payload, SLEEP)
+        seed, deep = data.get("seed"), data.get("deep", False)
+        if not isinstance(seed, int) or isinstance(seed, bool) or not isinstance(deep, bool):
             raise CorruptRecord("a sleep record lacks its seed")
-        return cls(seed)
+        return cls(seed, deep)
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,11 @@ class Entry:
     @property
     def flags(self) -> tuple[str, ...]:
         return tuple(self.meta.get("flags", ()))
+
+    @property
+    def deep(self) -> bool:
+        """A deep sleep (meta says so, beside the record's own copy)."""
+        return bool(self.meta.get("deep", False))
 
     @property
     def redacted(self) -> bool:

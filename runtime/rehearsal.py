@@ -13,7 +13,13 @@ import random
 import re
 from collections.abc import Sequence
 
+from privacy.redact import CATEGORIES
+
 USER, ASSISTANT = "user", "assistant"
+REDACTED = "[REDACTED]"  # what a user's redaction puts in place of their words
+# Every placeholder text can hold in place of words: a redaction's and never-learn's typed ones
+# ([EMAIL], ...). They are not the person's words, so nothing learns to say them.
+PLACEHOLDER = re.compile(r"\[(?:REDACTED|" + "|".join(re.escape(c.upper()) for c in CATEGORIES) + r")\]")
 Turns = tuple[tuple[str, str], ...]  # (role, content) chat turns
 
 
@@ -66,6 +72,16 @@ def to_assistant(text: str) -> str:
 
 def _words(text: str) -> list[str]:
     return re.findall(r"[\w'’-]+", text)
+
+
+def is_personal(text: str) -> bool:
+    """Whether the text speaks of the person (I, my, me, we, our, …)."""
+    return _FIRST_PERSON.search(text) is not None
+
+
+def content_words(text: str) -> list[str]:
+    """The words that say what a text is about: no function words, pronouns or question words."""
+    return [w for w in _words(text) if w.lower().strip("'’-") not in _STOP and len(w.strip("'’-")) > 1]
 
 
 def _stem(word: str) -> str:
@@ -141,8 +157,8 @@ def passes_checks(question: str, answer: str, keys: Sequence[str], *, hidden: Se
 # -- statements → facts -------------------------------------------------------------------------------
 
 def facts(statement: str) -> list[str]:
-    """The first-person sentences of a message, with chatty openers and trailers removed; questions
-    and sentences that say nothing about the user are dropped."""
+    """The first-person sentences of a message, with chatty openers and trailers removed; questions,
+    sentences that say nothing about the user and sentences holding a placeholder are dropped."""
     out = []
     for sentence in re.split(r"(?<=[.!?])\s+|\n+", statement):
         s = sentence.strip()
@@ -152,7 +168,7 @@ def facts(statement: str) -> list[str]:
                 break
             s = stripped
         s = _TRAILING.sub("", s).strip()
-        if not s or s.endswith("?") or not _FIRST_PERSON.search(s) or len(_words(s)) < 3:
+        if not s or s.endswith("?") or not _FIRST_PERSON.search(s) or len(_words(s)) < 3 or PLACEHOLDER.search(s):
             continue
         s = s[0].upper() + s[1:]
         if s[-1] not in ".!":

@@ -24,14 +24,15 @@ def list_command(user: UserOpt = None, data_dir: DataDirOpt = None, passphrase_f
                  model: ModelOpt = None,
                  strength: Annotated[bool, typer.Option("--strength", help="Also measure how strongly each is "
                                                         "remembered (nats/token vs the base model).")] = False) -> None:
-    """List every memory: id, when, state (fast / slept / redacted), PII flags, preview."""
+    """List every memory: id, when, state (fast / slept / redacted), the levels holding it, PII flags, preview."""
     with assistant(user, data_dir, passphrase_fd, model) as a:
         rows = a.memories()
         scores = a.strengths() if strength and rows else {}
         for r in rows:
             score = f"  {scores[r.id]:+.3f}" if scores else ""
             flags = ",".join(r.flags) or "-"
-            typer.echo(f"{r.id[:12]}  {r.when:%Y-%m-%d %H:%M}  {r.state:8}  {flags:10}{score}  "
+            held = "+".join(r.levels)
+            typer.echo(f"{r.id[:12]}  {r.when:%Y-%m-%d %H:%M}  {r.state:8}  {held:14}  {flags:10}{score}  "
                        f"{printable(r.preview, one_line=True)}")
         typer.echo(f"{len(rows)} memories, {a.pending()} not slept on yet", err=True)
 
@@ -43,6 +44,7 @@ def show_command(memory: Annotated[str, typer.Argument(help="Memory id or prefix
     with assistant(user, data_dir, passphrase_fd, model) as a:
         view = a.episode(resolve(a, [memory])[0])
         typer.echo(f"id       {view.id}\nwhen     {view.when:%Y-%m-%d %H:%M:%S %Z}\nstate    {view.state}\n"
+                   f"levels   {', '.join(view.levels)}\n"
                    f"flags    {', '.join(view.flags) or '-'}\n\nyou      {printable(view.user)}")
         if view.learned != view.user:
             typer.echo(f"learned  {printable(view.learned)}")

@@ -65,8 +65,9 @@ def test_init_chat_and_review(hope):
     assert out.count("\n") == 3, err  # three replies; the line after /bye was never read
     assert "(2 memories)" in err and "Unknown command '/nonsense'" in err
     code, out, _ = hope("memories", "list")
-    assert [line.split(maxsplit=5)[-1] for line in out.splitlines()] == ["my neighbour Oskar owes me money",
+    assert [line.split(maxsplit=6)[-1] for line in out.splitlines()] == ["my neighbour Oskar owes me money",
                                                                          "I like green tea"]
+    assert [line.split()[4] for line in out.splitlines()] == ["wake+episodic"] * 2  # the levels holding each
     first = ids(hope)[0]
     code, out, _ = hope("memories", "show", first[:6])
     assert code == 0 and "you      my neighbour Oskar owes me money" in out

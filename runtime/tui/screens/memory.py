@@ -60,7 +60,8 @@ class MemoryScreen(Section):
 
     def _heading(self) -> str:
         flags = f" · flags: {', '.join(self.row.flags)}" if self.row.flags else ""
-        return (f"Memory · {fmt.when(self.row.when, self.app.now())} · {self.row.state}{flags} · "
+        held = f" · held by {' + '.join(self.row.levels)}" if self.row.levels else ""
+        return (f"Memory · {fmt.when(self.row.when, self.app.now())} · {self.row.state}{held}{flags} · "
                 f"{self.row.tokens} tokens")
 
     def on_mount(self) -> None:
