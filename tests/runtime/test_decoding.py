@@ -32,13 +32,17 @@ def own_brain():
     return tiny_brain(max_new_tokens=24)
 
 
-def slept(brain, seed=1) -> UserState:
-    """A state as after a sleep: the slow factors moved (U is no longer zero), no wake deltas."""
+def slept(brain, seed=1, deep=False) -> UserState:
+    """A state as after a sleep: the light factors moved (U is no longer zero), no wake deltas; with
+    ``deep``, a deep level of its own factors too."""
     state = UserState.initial(brain.model, brain.sleep, seed)
     gen = torch.Generator().manual_seed(seed)
-    factors = {k: torch.randn(v.shape, generator=gen) * 0.3 if k.endswith(".u") else v
-               for k, v in state.factors.items()}
-    return UserState(state.wake, factors)
+
+    def moved(factors):
+        return {k: torch.randn(v.shape, generator=gen) * 0.3 if k.endswith(".u") else v for k, v in factors.items()}
+
+    deep_level = moved(UserState.initial(brain.model, brain.sleep, seed + 1).factors) if deep else {}
+    return UserState(state.wake, moved(state.factors), 0, deep_level)
 
 
 def awake(brain, state: UserState, text="my sister Lena moved to Bergen") -> UserState:
@@ -65,10 +69,10 @@ def greedy(reader, prompt, n=24):
     return list(reader.stream(prompt, Sampling(max_new_tokens=n), None))
 
 
-@pytest.mark.parametrize("learned", ["slept", "slept and awake"])
+@pytest.mark.parametrize("learned", ["slept", "slept and awake", "slept deeply", "slept deeply and awake"])
 def test_fast_path_reads_the_user_state_as_torch_does(own_brain, learned):
-    state = slept(own_brain)
-    if learned == "slept and awake":
+    state = slept(own_brain, deep="deeply" in learned)
+    if learned.endswith("awake"):
         state = awake(own_brain, state)
         assert any(d is not None for levels in state.wake for d in levels)
     fast = Decoding(own_brain, "fp32").reader(state)
