@@ -53,6 +53,9 @@ class ChatScreen(Screen):
         self._reply: Reply | None = None
 
     def compose(self) -> ComposeResult:
+        # Here, not in on_mount: the screen can show (and take focus) before its mount handler runs.
+        status = self.app.status
+        self.set_class(bool(status and status.incognito), "incognito")
         yield StatusLine()
         yield Transcript(id="transcript")
         yield ChatInput(placeholder=PLACEHOLDER, id="chat-input")
@@ -60,7 +63,6 @@ class ChatScreen(Screen):
 
     def on_mount(self) -> None:
         status = self.app.status
-        self.set_class(bool(status and status.incognito), "incognito")
         if status and status.episodes:
             self.run_worker(self.query_one(Transcript).notice(greeting(status, self.app.now())))
         if status and status.incognito:
