@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 
@@ -81,3 +82,21 @@ async def seed(app, *texts: str) -> None:
     for text in texts:
         await app.engine.call(lambda a, t=text: "".join(a.turn(t)))
     await app._fetch_status()
+
+
+def hold_after_first_token(monkeypatch) -> threading.Event:
+    """The model stops after its first token until the returned event is set, so a key pressed by
+    the test lands mid-reply."""
+    import personal_nl.generate as generate
+
+    pressed, first = threading.Event(), threading.Event()
+    pick = generate.pick
+
+    def slow_pick(*args):
+        if first.is_set():
+            pressed.wait(10)
+        first.set()
+        return pick(*args)
+
+    monkeypatch.setattr(generate, "pick", slow_pick)
+    return pressed

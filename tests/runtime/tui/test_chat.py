@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from textual.widgets import Markdown
 
 from runtime.tui.messages import ReplyStreamed
@@ -14,7 +12,7 @@ from runtime.tui.screens.receipt import ReceiptScreen
 from runtime.tui.widgets.chat_input import ChatInput
 from runtime.tui.widgets.status_line import StatusLine
 from runtime.tui.widgets.transcript import Notice, Reply, Said
-from tests.runtime.tui.helpers import chatting, enter, exited, idle, say, until
+from tests.runtime.tui.helpers import chatting, enter, exited, hold_after_first_token, idle, say, until
 
 
 def status_text(app) -> str:
@@ -64,18 +62,7 @@ async def test_incognito_stores_and_learns_nothing_and_says_so(app):
 
 async def test_esc_stops_the_reply_and_that_turn_is_not_kept(app, monkeypatch):
     """The model is held after its first token until the test has pressed esc, so the stop lands mid-reply."""
-    import personal_nl.generate as generate
-
-    pressed, first = threading.Event(), threading.Event()
-    pick = generate.pick
-
-    def slow_pick(*args):
-        if first.is_set():
-            pressed.wait(10)
-        first.set()
-        return pick(*args)
-
-    monkeypatch.setattr(generate, "pick", slow_pick)
+    pressed = hold_after_first_token(monkeypatch)
     async with app.run_test(size=(100, 30)) as pilot:
         await chatting(pilot)
         await enter(pilot, "#chat-input", "tell me a long story")

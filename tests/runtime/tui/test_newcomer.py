@@ -3,8 +3,6 @@ forget question, progress by stage, and the greeting after a restart."""
 
 from __future__ import annotations
 
-import threading
-
 from textual.widgets import Footer
 
 from runtime.assistant import MAX_MESSAGE_CHARS, Assistant
@@ -15,7 +13,7 @@ from runtime.tui.screens.settings import SettingsScreen
 from runtime.tui.widgets.chat_input import ChatInput
 from runtime.tui.widgets.transcript import Notice, Reply, Said
 from runtime.users import create_user, unlock
-from tests.runtime.tui.helpers import PASS, chatting, enter, idle, make_app, say, seed, until
+from tests.runtime.tui.helpers import PASS, chatting, enter, hold_after_first_token, idle, make_app, say, seed, until
 
 
 def notices(app) -> list[str]:
@@ -27,18 +25,7 @@ def footer_text(app) -> str:
 
 
 async def test_ctrl_c_stops_the_reply_and_text_sent_meanwhile_stays(app, monkeypatch):
-    import personal_nl.generate as generate
-
-    pressed, first = threading.Event(), threading.Event()
-    pick = generate.pick
-
-    def slow_pick(*args):
-        if first.is_set():
-            pressed.wait(10)
-        first.set()
-        return pick(*args)
-
-    monkeypatch.setattr(generate, "pick", slow_pick)
+    pressed = hold_after_first_token(monkeypatch)
     async with app.run_test(size=(100, 30)) as pilot:
         await chatting(pilot)
         await until(pilot, lambda: "ctrl+q quit" in footer_text(app), "ctrl+q quit in the footer")
