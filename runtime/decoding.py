@@ -109,6 +109,8 @@ class Decoding:
                                      keep_fp32=self.precision == "fp32")
             except UnsupportedModel as err:
                 return self._fall_back(str(err))
+            except OSError as err:  # e.g. a full disk or an unwritable models folder: slower, not broken
+                return self._fall_back(f"the decode graph could not be written ({err.strerror or err})")
             sessions[self.precision] = OnnxDecoder(path, threads=self.threads)
         self._decoder = sessions[self.precision]
 

@@ -145,3 +145,16 @@ def test_decoding_leaves_nothing_in_the_home_folder(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "4"
     assert [p for p in home.rglob("*")] == []
+
+
+def test_a_graph_that_cannot_be_written_falls_back_to_torch(tmp_path):
+    """A full disk or an unwritable models folder makes the chat slower, never unusable."""
+    import dataclasses
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the graphs would go")
+    brain = dataclasses.replace(tiny_brain(), onnx_dir=blocked)  # a model of its own: no session cached
+    decoding = Decoding(brain, "int4")
+    reader = decoding.reader(UserState.initial(brain.model, brain.sleep, 0))
+    assert decoding.backend == "torch" and isinstance(reader, TorchReader)
+    assert len(greedy(reader, [1, 2, 3], 4)) == 4
